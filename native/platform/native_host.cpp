@@ -1,0 +1,139 @@
+// The native platform: std::chrono's steady clock, getrandom(2), one runtime thread with a timer queue, and
+// stderr for log lines.
+#include <sys/random.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "tandem/platform/platform.h"
+#include "tandem/platform/task_queue.h"
+
+namespace tandem::platform {
+namespace {
+
+class SteadyClock final : public Clock {
+ public:
+  uint64_t now_ns() override {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  }
+};
+
+class GetrandomEntropy final : public Entropy {
+ public:
+  bool fill(std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+};
+
+class StderrSink final : public LogSink {
+ public:
+  void write(LogLevel level, std::string_view target, std::string_view message) override {
+    static constexpr const char* kNames[] = {"", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"};
+    std::fprintf(stderr, "[tandem %s %.*s] %.*s\n", kNames[static_cast<int>(level)],
+                 static_cast<int>(target.size()), target.data(), static_cast<int>(message.size()),
+                 message.data());
+  }
+};
+
+// One thread runs every task; post() from any thread wakes it.
+class RuntimeThread final : public TaskRunner {
+ public:
+  explicit RuntimeThread(Clock& clock) : clock_(clock), thread_([this] { run(); }) {}
+  ~RuntimeThread() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  void post(Task task) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      queue_.push(std::move(task));
+    }
+    wake_.notify_one();
+  }
+
+  TimerId post_delayed(uint64_t delay_ns, Task task) override {
+    TimerId id;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return 0;
+      id = queue_.push_at(clock_.now_ns() + delay_ns, std::move(task));
+    }
+    wake_.notify_one();
+    return id;
+  }
+
+  bool cancel(TimerId id) override {
+    std::lock_guard lock(mutex_);
+    return queue_.cancel(id);
+  }
+
+  bool on_runtime() const override { return std::this_thread::get_id() == thread_.get_id(); }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (auto task = queue_.pop_ready(clock_.now_ns())) {
+        lock.unlock();
+        (*task)();
+        task.reset();  // destroy captures outside the lock too
+        lock.lock();
+        continue;
+      }
+      if (auto deadline = queue_.next_deadline()) {
+        const uint64_t now = clock_.now_ns();
+        if (*deadline > now) wake_.wait_for(lock, std::chrono::nanoseconds(*deadline - now));
+      } else {
+        wake_.wait(lock);
+      }
+    }
+  }
+
+  Clock& clock_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  TaskQueue queue_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+class NativeHost final : public Host {
+ public:
+  NativeHost() : runtime_(clock_), platform_{clock_, entropy_, runtime_, sink_} {}
+  Platform& platform() override { return platform_; }
+
+ private:
+  SteadyClock clock_;
+  GetrandomEntropy entropy_;
+  StderrSink sink_;
+  RuntimeThread runtime_;
+  Platform platform_;
+};
+
+}  // namespace
+
+std::unique_ptr<Host> create_host() { return std::make_unique<NativeHost>(); }
+
+}  // namespace tandem::platform

@@ -1,0 +1,80 @@
+// The one seam between tandem's core and the machine it runs on.
+//
+// core/ calls only these interfaces; native/ (POSIX threads, clock_gettime, getrandom) and wasm/ (a worker,
+// performance.now, crypto.getRandomValues, emscripten timers) implement them. Later issues add a datagram
+// transport and an asynchronous crypto interface here; nothing else in core/ may know what it runs on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace tandem::platform {
+
+// A monotonic clock in nanoseconds. now_ns() must be callable from any thread and never go backwards.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint64_t now_ns() = 0;
+};
+
+// Cryptographically secure random bytes. Returns false only if the platform source failed.
+class Entropy {
+ public:
+  virtual ~Entropy() = default;
+  virtual bool fill(std::span<uint8_t> out) = 0;
+};
+
+using Task = std::function<void()>;
+using TimerId = uint64_t;  // 0 is never a valid timer
+
+// The runtime that owns the core's objects: one thread natively, the worker's event loop in wasm.
+// post() and post_delayed() may be called from any thread; tasks run on the runtime in FIFO order (timers
+// in deadline order, FIFO among equal deadlines). Tasks must not block.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  virtual void post(Task task) = 0;
+  virtual TimerId post_delayed(uint64_t delay_ns, Task task) = 0;
+  // Cancels a timer that has not run yet; returns false if it already ran, was cancelled or is unknown.
+  virtual bool cancel(TimerId id) = 0;
+  // True when called from the runtime itself (the place where core objects may be touched).
+  virtual bool on_runtime() const = 0;
+};
+
+enum class LogLevel : uint8_t { trace = 1, debug = 2, info = 3, warn = 4, error = 5, off = 6 };
+
+// Where log lines go when the host asked for them on the platform too (stderr, console).
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  virtual void write(LogLevel level, std::string_view target, std::string_view message) = 0;
+};
+
+// What the core is given when it is created. The platform outlives the core.
+struct Platform {
+  Clock& clock;
+  Entropy& entropy;
+  TaskRunner& runner;
+  LogSink& log_sink;
+};
+
+}  // namespace tandem::platform
+
+namespace tandem::platform {
+
+// A platform together with what drives it: natively a runtime thread, in wasm the worker's event loop.
+// Destroying the host stops the runtime; tasks still queued are discarded without running.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual Platform& platform() = 0;
+};
+
+// Implemented once per target (native/ and wasm/); the C ABI creates each core's host through it.
+std::unique_ptr<Host> create_host();
+
+}  // namespace tandem::platform
