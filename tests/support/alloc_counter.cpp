@@ -35,3 +35,8 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// The nothrow forms must be replaced too, or the runtime's versions pair with our deletes (ASan flags that).
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return (++t_allocations, std::malloc(n == 0 ? 1 : n)); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return (++t_allocations, std::malloc(n == 0 ? 1 : n)); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds and runs every test of tandem: native (plus the ThreadSanitizer and AddressSanitizer builds), the same
+# core tests compiled to wasm under node, the JS package under node, and the browser test in Debian's chromium.
+# Sets up what it needs first (scripts/setup.sh). Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+start=$SECONDS
+export NODE_PATH=/usr/share/nodejs   # Debian's emcc needs acorn from here
+export CTEST_OUTPUT_ON_FAILURE=1
+
+step() { printf '\n=== %s (%d s elapsed)\n' "$*" $((SECONDS - start)); }
+summary=()
+record() { summary+=("$1"); }
+
+step "setup"
+bash scripts/setup.sh
+
+# ctest -V shows each test's own output: Catch2's summary line ("All tests passed (N assertions in M test
+# cases)") next to ctest's ("100% tests passed, 0 tests failed out of N").
+run_ctest() {
+  local preset=$1; shift
+  local log="build/$preset-ctest.log"
+  if ctest --preset "$preset" -V "$@" >"$log" 2>&1; then
+    grep -E "All tests passed|test cases|tests passed|tests failed out of" "$log" | sed "s/^[0-9]*: //"
+    record "$preset: $(grep -E 'tests passed|tests failed out of' "$log" | tail -1)"
+  else
+    cat "$log"
+    record "$preset: FAILED"
+    echo "!!! ctest $preset failed"
+    exit 1
+  fi
+}
+
+step "native: configure, build, test"
+cmake --preset native >/dev/null
+cmake --build --preset native
+run_ctest native
+
+step "native-tsan: the multi-threaded tests under ThreadSanitizer"
+cmake --preset native-tsan >/dev/null
+cmake --build --preset native-tsan --target tandem_tests
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_ctest native-tsan
+
+step "native-asan: every test under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake --preset native-asan >/dev/null
+cmake --build --preset native-asan --target tandem_tests
+ASAN_OPTIONS="detect_leaks=1" run_ctest native-asan
+
+step "wasm: dependencies (cached), configure, build, test under node"
+TANDEM_WASM_DEPS=$(bash scripts/build-wasm-deps.sh | tail -1)
+export TANDEM_WASM_DEPS
+cmake --preset wasm >/dev/null
+cmake --build --preset wasm
+run_ctest wasm
+
+if [ -f tests/js/tandem.test.mjs ]; then
+  step "JS package under node"
+  node tests/js/tandem.test.mjs "$root/build/wasm" | tee build/js-test.log
+  record "js: $(tail -1 build/js-test.log)"
+fi
+
+if [ -f tests/browser/demo.test.mjs ]; then
+  step "browser: the demo page in Debian's chromium"
+  node tests/browser/demo.test.mjs "$root/build/wasm" | tee build/browser-test.log
+  record "browser: $(tail -1 build/browser-test.log)"
+fi
+
+step "summary"
+printf '  %s\n' "${summary[@]}"
+echo "all tests passed in $((SECONDS - start)) s"
