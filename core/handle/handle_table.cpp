@@ -136,10 +136,7 @@ Result<HandleTable::Ref> HandleTable::retrieve(Handle handle, HandleType expecte
   return retrieve_untimed(handle, expected);
 }
 
-Result<HandleTable::Ref> HandleTable::retrieve_untimed(Handle handle, HandleType expected) {
-  auto found = find(handle);
-  if (!found.ok()) return found.error();
-  Slot* s = *found;
+Result<uint64_t> HandleTable::transition(Slot* s, Handle handle, HandleType expected, uint64_t (*next)(uint64_t)) {
   uint64_t state = s->state.load(std::memory_order_acquire);
   for (;;) {
     if (generation_of_state(state) != generation_of_handle(handle) || !(state & kLiveBit)) {
@@ -148,16 +145,23 @@ Result<HandleTable::Ref> HandleTable::retrieve_untimed(Handle handle, HandleType
     if (type_of_state(state) != (handle >> 56)) {
       return Error{Errc::unknown_handle, describe(handle) + " has a type tag its slot never had"};
     }
-    if (type_of_state(state) != static_cast<uint8_t>(expected)) {
+    if (expected != HandleType::unspecified && type_of_state(state) != static_cast<uint8_t>(expected)) {
       return Error{Errc::wrong_handle_type,
                    describe(handle) + " names a " +
                        std::string(to_string(static_cast<HandleType>(type_of_state(state)))) + ", not a " +
                        std::string(to_string(expected))};
     }
     if ((state & kPinMask) == kPinMask) return Error{Errc::resource_exhausted, "too many pins on one handle"};
-    if (s->state.compare_exchange_weak(state, state + 1, std::memory_order_acquire)) break;
+    if (s->state.compare_exchange_weak(state, next(state), std::memory_order_acq_rel)) return state;
   }
-  return Ref(this, index_of_handle(handle), s->object);
+}
+
+Result<HandleTable::Ref> HandleTable::retrieve_untimed(Handle handle, HandleType expected) {
+  auto found = find(handle);
+  if (!found.ok()) return found.error();
+  auto pinned = transition(*found, handle, expected, [](uint64_t st) { return st + 1; });
+  if (!pinned.ok()) return pinned.error();
+  return Ref(this, index_of_handle(handle), (*found)->object);
 }
 
 Result<HandleType> HandleTable::drop(Handle handle) {
@@ -169,17 +173,10 @@ Result<HandleType> HandleTable::drop(Handle handle) {
 Result<HandleType> HandleTable::drop_untimed(Handle handle) {
   auto found = find(handle);
   if (!found.ok()) return found.error();
-  Slot* s = *found;
-  uint64_t state = s->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (generation_of_state(state) != generation_of_handle(handle) || !(state & kLiveBit)) {
-      return Error{Errc::stale_handle, describe(handle) + " was already dropped"};
-    }
-    if (type_of_state(state) != (handle >> 56)) {
-      return Error{Errc::unknown_handle, describe(handle) + " has a type tag its slot never had"};
-    }
-    if (s->state.compare_exchange_weak(state, state & ~kLiveBit, std::memory_order_acq_rel)) break;
-  }
+  // Any type may be dropped; the caller learns which it was.
+  auto dropped = transition(*found, handle, HandleType::unspecified, [](uint64_t st) { return st & ~kLiveBit; });
+  if (!dropped.ok()) return dropped.error();
+  const uint64_t state = *dropped;
   const auto type = static_cast<HandleType>(type_of_state(state));
   live_[static_cast<size_t>(type)]->add(-1);
   if ((state & kPinMask) == 0) destroy(index_of_handle(handle), state & ~kLiveBit);

@@ -107,6 +107,9 @@ class HandleTable {
   Result<HandleType> drop_untimed(Handle handle);
   void unpin(uint32_t index);
   Result<Slot*> find(Handle handle) const;
+  // Checks `handle` against its slot (generation, live, type tag, `expected` unless unspecified) and swaps the
+  // state word for next(state) in one CAS; returns the state it replaced.
+  Result<uint64_t> transition(Slot* s, Handle handle, HandleType expected, uint64_t (*next)(uint64_t));
   void destroy(uint32_t index, uint64_t state);
 
   std::array<std::atomic<Slot*>, kMaxChunks> chunks_{};
