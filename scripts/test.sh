@@ -54,17 +54,15 @@ cmake --preset wasm >/dev/null
 cmake --build --preset wasm
 run_ctest wasm
 
-if [ -f tests/js/tandem.test.mjs ]; then
-  step "JS package under node"
-  node tests/js/tandem.test.mjs "$root/build/wasm" | tee build/js-test.log
-  record "js: $(tail -1 build/js-test.log)"
-fi
+step "JS package under node (worker_threads)"
+export TANDEM_CORE_DIR="$root/build/wasm/wasm"
+node --test tests/js/ 2>&1 | tee build/js-test.log
+grep -qE '^# fail 0' build/js-test.log || { echo "!!! JS tests failed"; exit 1; }
+record "js: $(grep -E '^# (pass|fail) ' build/js-test.log | tr '\n' ' ')"
 
-if [ -f tests/browser/demo.test.mjs ]; then
-  step "browser: the demo page in Debian's chromium"
-  node tests/browser/demo.test.mjs "$root/build/wasm" | tee build/browser-test.log
-  record "browser: $(tail -1 build/browser-test.log)"
-fi
+step "browser: the demo page in Debian's chromium (playwright-core)"
+node tests/browser/demo.test.mjs 2>&1 | tee build/browser-test.log
+record "browser: $(grep -E '^browser tests:' build/browser-test.log | tail -1)"
 
 step "summary"
 printf '  %s\n' "${summary[@]}"

@@ -15,6 +15,11 @@ std::string_view to_string(Errc code) {
     case Errc::disposed: return "disposed";
     case Errc::resource_exhausted: return "resource_exhausted";
     case Errc::internal: return "internal";
+    case Errc::authentication_failed: return "authentication_failed";
+    case Errc::replayed: return "replayed";
+    case Errc::malformed_packet: return "malformed_packet";
+    case Errc::timed_out: return "timed_out";
+    case Errc::protocol_error: return "protocol_error";
   }
   return "unknown_error_code";
 }

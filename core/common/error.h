@@ -22,6 +22,12 @@ enum class Errc : uint16_t {
   disposed = 8,
   resource_exhausted = 9,
   internal = 10,
+  // Network input (values 11-15): returned by protocol objects, counted by callers, never fatal to the core.
+  authentication_failed = 11,
+  replayed = 12,
+  malformed_packet = 13,
+  timed_out = 14,
+  protocol_error = 15,
 };
 
 // Stable snake_case name of a code, e.g. "stale_handle".

@@ -15,6 +15,9 @@ LoadGenerator::LoadGenerator(Core& core, const api::LoadGeneratorRequest& reques
       rate_(request.events_per_second()),
       churn_(request.handle_churn()),
       batch_(request.batch() == 0 ? 256 : request.batch()) {
+  // A paced run steps at least every ~10 ms, so dropping its handle stops it within about that long
+  // (a step is where the stop request is seen).
+  if (rate_ > 0) batch_ = std::clamp<uint32_t>(static_cast<uint32_t>(rate_ / 100), 1, batch_);
   event_.mutable_synthetic()->mutable_payload()->assign(request.payload_bytes(), '\x5a');
 }
 

@@ -35,6 +35,12 @@ mergeInto(LibraryManager.library, {
     tandemWake.timer = setTimeout(() => { tandemWake.timer = null; _tandem_wasm_run(); }, Math.max(0, delayMs));
   },
 
+  tandem_js_cancel_wake__deps: ['$tandemWake'],
+  tandem_js_cancel_wake: function () {
+    if (tandemWake.timer !== null) clearTimeout(tandemWake.timer);
+    tandemWake.timer = null;
+  },
+
   tandem_js_log: function (level, line) {
     const text = UTF8ToString(line);
     if (level >= 5) console.error(text);

@@ -18,6 +18,7 @@ extern "C" {
 void tandem_js_random_fill(uint8_t* out, size_t len);
 void tandem_js_wake_soon();
 void tandem_js_wake_at(double delay_ms);
+void tandem_js_cancel_wake();
 void tandem_js_log(int level, const char* line);
 }
 
@@ -134,6 +135,11 @@ class WasmHost final : public Host {
   ~WasmHost() override {
     loop_.clear();  // queued tasks of this core never run
     std::erase(scheduler().loops, &loop_);
+    if (scheduler().loops.empty()) {
+      // Nothing left to run: an armed timeout would only keep a node process alive.
+      scheduler().timer_deadline = 0;
+      tandem_js_cancel_wake();
+    }
   }
   Platform& platform() override { return platform_; }
 
