@@ -1,20 +1,61 @@
 #include "core/handle/handle_table.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
-
-#include "core/metrics/timer.h"
+#include <unordered_map>
 
 namespace tandem {
+
+// Magazines and table lifetimes. A magazine names its table by a process-unique id, so a table created at a
+// dead table's address never sees the dead table's slots. Slots leave a magazine for their table's shared
+// list in two cases, both rare: the thread's two magazines are taken by other tables (eviction), or the thread
+// exits. Both go through this registry, under its lock, and only to a table that is still alive; a table
+// unregisters first thing in its destructor, so the cached slots of a dead table are simply forgotten.
+struct MagazineRegistry {
+  std::mutex mutex;
+  std::unordered_map<uint64_t, HandleTable*> live;
+  uint64_t next_id = 1;
+
+  static MagazineRegistry& get() {
+    static MagazineRegistry* r = new MagazineRegistry;  // never destroyed: threads may exit after main()
+    return *r;
+  }
+  uint64_t add(HandleTable* t) {
+    std::lock_guard lock(mutex);
+    live.emplace(next_id, t);
+    return next_id++;
+  }
+  void remove(uint64_t id) {
+    std::lock_guard lock(mutex);
+    live.erase(id);
+  }
+  void give_back(HandleTable::Magazine& m) {
+    if (m.table_id != 0 && m.count != 0) {
+      std::lock_guard lock(mutex);
+      if (auto it = live.find(m.table_id); it != live.end()) it->second->push_shared(m.slots, m.count);
+    }
+    m.table_id = 0;
+    m.count = 0;
+  }
+  // At thread exit: every magazine back to its table; later frees (other TLS destructors) go to the shared list.
+  void flush_this_thread() {
+    for (auto& m : HandleTable::t_cache.magazines) give_back(m);
+    HandleTable::t_cache.exiting = true;
+  }
+};
+
+__attribute__((tls_model("initial-exec"))) thread_local HandleTable::ThreadCache HandleTable::t_cache{};
+
 namespace {
 
-constexpr uint64_t kPinMask = (uint64_t{1} << 31) - 1;
-constexpr uint64_t kLiveBit = uint64_t{1} << 31;
-constexpr uint64_t kGenerationMask = (uint64_t{1} << 24) - 1;
-
-constexpr uint64_t generation_of_state(uint64_t state) { return state >> 40; }
-constexpr uint64_t type_of_state(uint64_t state) { return (state >> 32) & 0xff; }
-constexpr uint64_t generation_of_handle(Handle h) { return (h >> 32) & kGenerationMask; }
-constexpr uint32_t index_of_handle(Handle h) { return static_cast<uint32_t>(h); }
+// Registers (on first use in a thread) the flush of that thread's magazines when it exits. Kept apart from
+// t_cache so the hot path reads plain TLS without a C++ init guard.
+struct ThreadCacheFlush {
+  bool armed = false;
+  ~ThreadCacheFlush() { MagazineRegistry::get().flush_this_thread(); }
+};
+thread_local ThreadCacheFlush t_flush;
 
 std::string describe(Handle h) {
   char buf[64];
@@ -34,36 +75,30 @@ std::string_view to_string(HandleType type) {
   return "unknown";
 }
 
-HandleTable::Ref& HandleTable::Ref::operator=(Ref&& o) noexcept {
-  if (this != &o) {
-    release();
-    table_ = o.table_;
-    index_ = o.index_;
-    object_ = o.object_;
-    o.table_ = nullptr;
-  }
-  return *this;
-}
-
-void HandleTable::Ref::release() {
-  if (table_ != nullptr) table_->unpin(index_);
-  table_ = nullptr;
-}
-
-HandleTable::HandleTable(metrics::Registry* registry, platform::Clock* clock) : clock_(clock) {
-  for (size_t t = 0; t < kHandleTypeCount; ++t) {
-    live_[t] = registry != nullptr
-                   ? &registry->gauge("handles_live", "type=" + std::string(to_string(static_cast<HandleType>(t))))
-                   : &own_live_[t];
-  }
-  if (registry != nullptr && clock != nullptr) {
-    store_hist_ = &registry->histogram("store_handle");
-    retrieve_hist_ = &registry->histogram("retrieve_handle");
-    drop_hist_ = &registry->histogram("drop_handle");
+HandleTable::HandleTable(metrics::Registry* registry, platform::Clock* clock)
+    : id_(MagazineRegistry::get().add(this)), registry_(registry), clock_(clock) {
+  if (registry != nullptr) {
+    for (size_t t = 1; t < kHandleTypeCount; ++t) {
+      const auto type = static_cast<HandleType>(t);
+      live_gauge_ids_[t] = registry->gauge_fn("handles_live", "type=" + std::string(to_string(type)),
+                                              [this, type] { return live(type); });
+    }
+    if (clock != nullptr) {
+      store_hist_ = &registry->histogram("store_handle");
+      retrieve_hist_ = &registry->histogram("retrieve_handle");
+      drop_hist_ = &registry->histogram("drop_handle");
+    }
   }
 }
 
 HandleTable::~HandleTable() {
+  MagazineRegistry::get().remove(id_);
+  if (Magazine* m = magazine_of_this_thread()) *m = Magazine{};
+  if (registry_ != nullptr) {
+    for (uint64_t id : live_gauge_ids_) {
+      if (id != 0) registry_->remove_gauge_fn(id);
+    }
+  }
   const uint32_t issued = issued_.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < issued; ++i) {
     Slot* s = slot(i);
@@ -72,21 +107,20 @@ HandleTable::~HandleTable() {
   for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
 }
 
-HandleTable::Slot* HandleTable::slot(uint32_t index) const {
-  Slot* chunk = chunks_[index >> kChunkBits].load(std::memory_order_acquire);
-  return chunk == nullptr ? nullptr : &chunk[index & (kChunkSize - 1)];
+int64_t HandleTable::live(HandleType type) const {
+  const uint32_t issued = issued_.load(std::memory_order_acquire);
+  int64_t n = 0;
+  for (uint32_t i = 0; i < issued; ++i) {
+    const Slot* s = slot(i);
+    if (s == nullptr) continue;
+    const uint64_t state = s->state.load(std::memory_order_relaxed);
+    n += (state & kLiveBit) && ((state >> 32) & 0xff) == static_cast<uint8_t>(type);
+  }
+  return n;
 }
 
-Result<uint32_t> HandleTable::allocate_slot() {
-  // Reuse a freed slot first (Treiber stack; the tag in the head's top half defeats ABA).
-  uint64_t head = free_head_.load(std::memory_order_acquire);
-  while ((head & 0xffffffffu) != 0) {
-    const uint32_t index = static_cast<uint32_t>(head) - 1;
-    const uint64_t next = slot(index)->next_free.load(std::memory_order_relaxed);
-    const uint64_t desired = (((head >> 32) + 1) << 32) | next;
-    if (free_head_.compare_exchange_weak(head, desired, std::memory_order_acquire)) return index;
-  }
-  // Otherwise a never-used slot; make sure its chunk exists before anyone can name the index.
+Result<uint32_t> HandleTable::issue_slot() {
+  // Make sure the chunk exists before the index becomes nameable (issued_ is what find() checks).
   uint32_t index = issued_.load(std::memory_order_relaxed);
   do {
     if (index >= kMaxSlots) {
@@ -103,109 +137,68 @@ Result<uint32_t> HandleTable::allocate_slot() {
   return index;
 }
 
-Result<Handle> HandleTable::store(HandleType type, void* object, Deleter deleter) {
-  std::optional<metrics::ScopedTimer> timer;
-  if (store_hist_ != nullptr) timer.emplace(*clock_, *store_hist_);
-  if (type == HandleType::unspecified || static_cast<size_t>(type) >= kHandleTypeCount) {
-    return Error{Errc::invalid_argument, "cannot store a handle of unspecified type"};
+void HandleTable::free_slot_slow(uint32_t index) {
+  if (t_cache.exiting) return push_shared(&index, 1);
+  Magazine* m = magazine_of_this_thread();
+  if (m == nullptr) {
+    // Claim an unused magazine, else evict the second (its slots go back to their table).
+    m = t_cache.magazines[0].table_id == 0 ? &t_cache.magazines[0] : &t_cache.magazines[1];
+    MagazineRegistry::get().give_back(*m);
+    m->table_id = id_;
+    t_flush.armed = true;  // first touch registers the flush at thread exit
   }
-  auto index = allocate_slot();
-  if (!index.ok()) return index.error();
-  Slot* s = slot(*index);
-  s->object = object;
-  s->deleter = deleter;
-  const uint64_t generation = generation_of_state(s->state.load(std::memory_order_relaxed));
-  // Publishing the state (release) makes object/deleter visible to retrievers that see it live.
-  s->state.store((generation << 40) | (uint64_t{static_cast<uint8_t>(type)} << 32) | kLiveBit,
-                 std::memory_order_release);
-  live_[static_cast<size_t>(type)]->add(1);
-  return (uint64_t{static_cast<uint8_t>(type)} << 56) | (generation << 32) | *index;
-}
-
-Result<HandleTable::Slot*> HandleTable::find(Handle handle) const {
-  if (handle == 0) return Error{Errc::null_handle, "handle 0 names nothing"};
-  const uint32_t index = index_of_handle(handle);
-  Slot* s = index < issued_.load(std::memory_order_acquire) ? slot(index) : nullptr;
-  if (s == nullptr) return Error{Errc::unknown_handle, describe(handle) + " was never issued"};
-  return s;
-}
-
-Result<HandleTable::Ref> HandleTable::retrieve(Handle handle, HandleType expected) {
-  std::optional<metrics::ScopedTimer> timer;
-  if (retrieve_hist_ != nullptr) timer.emplace(*clock_, *retrieve_hist_);
-  return retrieve_untimed(handle, expected);
-}
-
-Result<uint64_t> HandleTable::transition(Slot* s, Handle handle, HandleType expected, uint64_t (*next)(uint64_t)) {
-  uint64_t state = s->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (generation_of_state(state) != generation_of_handle(handle) || !(state & kLiveBit)) {
-      return Error{Errc::stale_handle, describe(handle) + " was dropped"};
-    }
-    if (type_of_state(state) != (handle >> 56)) {
-      return Error{Errc::unknown_handle, describe(handle) + " has a type tag its slot never had"};
-    }
-    if (expected != HandleType::unspecified && type_of_state(state) != static_cast<uint8_t>(expected)) {
-      return Error{Errc::wrong_handle_type,
-                   describe(handle) + " names a " +
-                       std::string(to_string(static_cast<HandleType>(type_of_state(state)))) + ", not a " +
-                       std::string(to_string(expected))};
-    }
-    if ((state & kPinMask) == kPinMask) return Error{Errc::resource_exhausted, "too many pins on one handle"};
-    if (s->state.compare_exchange_weak(state, next(state), std::memory_order_acq_rel)) return state;
+  if (m->count == kMagazineSize) {
+    // Full: hand the older half to the shared list in one CAS, keep the recent (cache-warm) half.
+    push_shared(m->slots, kMagazineSize / 2);
+    std::copy(m->slots + kMagazineSize / 2, m->slots + kMagazineSize, m->slots);
+    m->count = kMagazineSize / 2;
   }
+  m->slots[m->count++] = index;
 }
 
-Result<HandleTable::Ref> HandleTable::retrieve_untimed(Handle handle, HandleType expected) {
-  auto found = find(handle);
-  if (!found.ok()) return found.error();
-  auto pinned = transition(*found, handle, expected, [](uint64_t st) { return st + 1; });
-  if (!pinned.ok()) return pinned.error();
-  return Ref(this, index_of_handle(handle), (*found)->object);
-}
-
-Result<HandleType> HandleTable::drop(Handle handle) {
-  std::optional<metrics::ScopedTimer> timer;
-  if (drop_hist_ != nullptr) timer.emplace(*clock_, *drop_hist_);
-  return drop_untimed(handle);
-}
-
-Result<HandleType> HandleTable::drop_untimed(Handle handle) {
-  auto found = find(handle);
-  if (!found.ok()) return found.error();
-  // Any type may be dropped; the caller learns which it was.
-  auto dropped = transition(*found, handle, HandleType::unspecified, [](uint64_t st) { return st & ~kLiveBit; });
-  if (!dropped.ok()) return dropped.error();
-  const uint64_t state = *dropped;
-  const auto type = static_cast<HandleType>(type_of_state(state));
-  live_[static_cast<size_t>(type)]->add(-1);
-  if ((state & kPinMask) == 0) destroy(index_of_handle(handle), state & ~kLiveBit);
-  return type;
-}
-
-void HandleTable::unpin(uint32_t index) {
-  Slot* s = slot(index);
-  const uint64_t before = s->state.fetch_sub(1, std::memory_order_acq_rel);
-  // The last pin of a dropped handle destroys the object.
-  if ((before & kPinMask) == 1 && !(before & kLiveBit)) destroy(index, before - 1);
-}
-
-void HandleTable::destroy(uint32_t index, uint64_t state) {
-  Slot* s = slot(index);
-  void* object = s->object;
-  const Deleter deleter = s->deleter;
-  s->object = nullptr;
-  s->deleter = nullptr;
-  uint64_t generation = (generation_of_state(state) + 1) & kGenerationMask;
-  if (generation == 0) generation = 1;  // 0 would let a forged handle with generation 0 look plausible
-  s->state.store(generation << 40, std::memory_order_release);
-  // Push on the free list.
+void HandleTable::push_shared(const uint32_t* indices, uint32_t n) {
+  if (n == 0) return;
+  // Link the batch, then splice it onto the head with one CAS.
+  for (uint32_t i = 0; i + 1 < n; ++i) slot(indices[i])->next_free.store(indices[i + 1] + 1, std::memory_order_relaxed);
+  Slot* last = slot(indices[n - 1]);
   uint64_t head = free_head_.load(std::memory_order_relaxed);
   do {
-    s->next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
-  } while (!free_head_.compare_exchange_weak(head, (((head >> 32) + 1) << 32) | (uint64_t{index} + 1),
+    last->next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+  } while (!free_head_.compare_exchange_weak(head, (((head >> 32) + 1) << 32) | (uint64_t{indices[0]} + 1),
                                              std::memory_order_release, std::memory_order_relaxed));
-  if (deleter != nullptr) deleter(object);
+}
+
+Error HandleTable::bad_type_error() {
+  return Error{Errc::invalid_argument, "cannot store a handle of unspecified or unknown type"};
+}
+
+Error HandleTable::retrieve_error(Handle handle, HandleType expected) const {
+  return describe_failure(handle, expected);
+}
+
+Error HandleTable::drop_error(Handle handle) const { return describe_failure(handle, std::nullopt); }
+
+// Works out why a fast path refused `handle`. The state may have changed since; whatever is read now is a
+// truthful reason (a handle that turned valid meanwhile would have been accepted a moment later).
+Error HandleTable::describe_failure(Handle handle, std::optional<HandleType> expected) const {
+  if (handle == 0) return Error{Errc::null_handle, "handle 0 names nothing"};
+  const Slot* s = find(handle);
+  if (s == nullptr) return Error{Errc::unknown_handle, describe(handle) + " was never issued"};
+  const uint64_t state = s->state.load(std::memory_order_acquire);
+  const auto slot_type = static_cast<uint8_t>((state >> 32) & 0xff);
+  if ((state >> 40) != ((handle >> 32) & kGenerationMask) || !(state & kLiveBit)) {
+    return Error{Errc::stale_handle, describe(handle) + " was dropped"};
+  }
+  if (slot_type != (handle >> 56)) {
+    return Error{Errc::unknown_handle, describe(handle) + " has a type tag its slot never had"};
+  }
+  if (expected && slot_type != static_cast<uint8_t>(*expected)) {
+    return Error{Errc::wrong_handle_type, describe(handle) + " names a " +
+                                              std::string(to_string(static_cast<HandleType>(slot_type))) +
+                                              ", not a " + std::string(to_string(*expected))};
+  }
+  if ((state & kPinMask) == kPinMask) return Error{Errc::resource_exhausted, "too many pins on one handle"};
+  return Error{Errc::stale_handle, describe(handle) + " changed while it was being used"};
 }
 
 }  // namespace tandem

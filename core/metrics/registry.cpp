@@ -31,6 +31,18 @@ Gauge& Registry::gauge(std::string_view name, std::string_view label) {
   return find_or_add(gauges_, name, label);
 }
 
+uint64_t Registry::gauge_fn(std::string_view name, std::string_view label, GaugeFn fn) {
+  std::lock_guard lock(mutex_);
+  const uint64_t id = next_gauge_fn_++;
+  gauge_fns_.push_back({id, std::string(name), std::string(label), std::move(fn)});
+  return id;
+}
+
+void Registry::remove_gauge_fn(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(gauge_fns_, [id](const GaugeFnEntry& e) { return e.id == id; });
+}
+
 Snapshot Registry::snapshot(uint64_t now_ns) const {
   Snapshot s;
   s.time_ns = now_ns;
@@ -43,6 +55,7 @@ Snapshot Registry::snapshot(uint64_t now_ns) const {
   }
   for (const auto& e : counters_) s.counters.push_back({e.name, e.label, e.metric.value()});
   for (const auto& e : gauges_) s.gauges.push_back({e.name, e.label, e.metric.value()});
+  for (const auto& e : gauge_fns_) s.gauges.push_back({e.name, e.label, e.fn()});
   return s;
 }
 

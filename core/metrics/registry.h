@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -66,6 +67,13 @@ class Registry {
   Counter& counter(std::string_view name, std::string_view label = {});
   Gauge& gauge(std::string_view name, std::string_view label = {});
 
+  // A gauge whose value is computed when a snapshot is taken, for state that is cheaper to count on demand
+  // than to track on every change (e.g. live handles). Returns an id for remove_gauge_fn(); the owner of the
+  // state must remove it before the state goes away.
+  using GaugeFn = std::function<int64_t()>;
+  uint64_t gauge_fn(std::string_view name, std::string_view label, GaugeFn fn);
+  void remove_gauge_fn(uint64_t id);
+
   // Histograms with no records are left out (an operation that never ran has no latency to show).
   Snapshot snapshot(uint64_t now_ns) const;
   // Zeroes histograms and counters; gauges describe current state and are kept.
@@ -84,6 +92,13 @@ class Registry {
   std::deque<Entry<Histogram>> histograms_;  // deque: references stay valid as it grows
   std::deque<Entry<Counter>> counters_;
   std::deque<Entry<Gauge>> gauges_;
+  struct GaugeFnEntry {
+    uint64_t id;
+    std::string name, label;
+    GaugeFn fn;
+  };
+  std::vector<GaugeFnEntry> gauge_fns_;
+  uint64_t next_gauge_fn_ = 1;
   std::atomic<uint64_t> last_reset_ns_;
 };
 

@@ -30,7 +30,13 @@ TEST_CASE("store, retrieve and drop", "[handle]") {
   CHECK(*h != 0);
   CHECK(handle_type_of(*h) == HandleType::subscription);
   CHECK(table.live(HandleType::subscription) == 1);
-  CHECK(registry.gauge("handles_live", "type=subscription").value() == 1);
+  auto live_gauge = [&registry] {
+    for (const auto& g : registry.snapshot(0).gauges) {
+      if (g.name == "handles_live" && g.label == "type=subscription") return g.value;
+    }
+    return int64_t{-1};
+  };
+  CHECK(live_gauge() == 1);
   {
     auto ref = table.retrieve(*h, HandleType::subscription);
     REQUIRE(ref.ok());
@@ -41,6 +47,7 @@ TEST_CASE("store, retrieve and drop", "[handle]") {
   CHECK(*dropped == HandleType::subscription);
   CHECK(alive == 0);
   CHECK(table.live(HandleType::subscription) == 0);
+  CHECK(live_gauge() == 0);
 
   const auto snap = registry.snapshot(0);
   int timed = 0;
@@ -173,4 +180,64 @@ TEST_CASE("handle table hammered from many threads", "[handle][threads]") {
   CHECK(alive == 0);
   CHECK(table.live(HandleType::synthetic) == 0);
   CHECK(retrieved + stale > 0);
+}
+
+TEST_CASE("live-count gauges leave the registry with the table", "[handle]") {
+  metrics::Registry registry;
+  {
+    HandleTable table(&registry);
+    int object = 0;
+    REQUIRE(table.store(HandleType::synthetic, &object, nullptr).ok());
+    size_t gauges = 0;
+    for (const auto& g : registry.snapshot(0).gauges) gauges += g.name == "handles_live";
+    CHECK(gauges == kHandleTypeCount - 1);
+  }
+  for (const auto& g : registry.snapshot(0).gauges) CHECK(g.name != "handles_live");
+}
+
+TEST_CASE("slots freed on one thread are reused after it exits", "[handle][threads]") {
+  HandleTable table;
+  int object = 0;
+  std::thread worker([&] {
+    std::vector<Handle> hs;
+    for (int i = 0; i < 100; ++i) hs.push_back(table.store(HandleType::synthetic, &object, nullptr).value());
+    for (Handle h : hs) (void)table.drop(h);  // the last 32 or so stay in this thread's magazine
+  });
+  worker.join();
+  REQUIRE(table.slots_issued() == 100);
+  std::vector<Handle> again;
+  for (int i = 0; i < 100; ++i) again.push_back(table.store(HandleType::synthetic, &object, nullptr).value());
+  CHECK(table.slots_issued() == 100);  // every slot came back, including the exited thread's cached ones
+  for (Handle h : again) CHECK(table.drop(h).ok());
+}
+
+TEST_CASE("one thread cycling over three tables keeps every table's size bounded", "[handle]") {
+  // Each thread caches slots for two tables; a third evicts one, whose slots must return to their table.
+  HandleTable a, b, c;
+  HandleTable* tables[] = {&a, &b, &c};
+  int object = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (HandleTable* t : tables) {
+      std::vector<Handle> hs;
+      for (int i = 0; i < 40; ++i) hs.push_back(t->store(HandleType::synthetic, &object, nullptr).value());
+      for (Handle h : hs) REQUIRE(t->drop(h).ok());
+    }
+  }
+  for (HandleTable* t : tables) CHECK(t->slots_issued() <= 40 + HandleTable::kMagazineSize);
+}
+
+TEST_CASE("a dead table's cached slots never reach a new table", "[handle]") {
+  int object = 0;
+  Handle old_handle = 0;
+  {
+    HandleTable dead;
+    old_handle = dead.store(HandleType::synthetic, &object, nullptr).value();
+    REQUIRE(dead.drop(old_handle).ok());  // its slot sits in this thread's magazine for `dead`
+  }
+  HandleTable fresh;  // may well live at the same address
+  auto h = fresh.store(HandleType::synthetic, &object, nullptr);
+  REQUIRE(h.ok());
+  CHECK(fresh.slots_issued() == 1);  // a newly issued slot, not one inherited from `dead`
+  CHECK(fresh.retrieve(*h, HandleType::synthetic).ok());
+  CHECK(fresh.drop(*h).ok());
 }
