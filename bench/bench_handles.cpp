@@ -78,8 +78,7 @@ void drop(Harness& h, Fixture<Ops>& f) {
 void run_handle_suite(Harness& h) {
   auto bare_table = std::make_unique<HandleTable>();
   metrics::Registry registry;
-  SteadyClock clock;
-  auto instrumented_table = std::make_unique<HandleTable>(&registry, &clock);
+  auto instrumented_table = std::make_unique<HandleTable>(&registry, &platform_clock());
   MutexMap map;
   Fixture<TandemOps> bare("tandem", TandemOps{*bare_table});
   Fixture<TandemOps> instrumented("tandem_instrumented", TandemOps{*instrumented_table});

@@ -11,7 +11,11 @@ class ScopedTimer {
  public:
   ScopedTimer(platform::Clock& clock, Histogram& histogram)
       : clock_(clock), histogram_(histogram), start_(clock.now_ns()) {}
-  ~ScopedTimer() { histogram_.record(clock_.now_ns() - start_); }
+  ~ScopedTimer() {
+    // A clock read on another core may be a hair behind (per-core TSCs); never record a wrapped difference.
+    const uint64_t end = clock_.now_ns();
+    histogram_.record(end > start_ ? end - start_ : 0);
+  }
   ScopedTimer(const ScopedTimer&) = delete;
   ScopedTimer& operator=(const ScopedTimer&) = delete;
 
