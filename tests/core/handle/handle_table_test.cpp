@@ -126,17 +126,22 @@ TEST_CASE("handle table hammered from many threads", "[handle][threads]") {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> shared_handle{0};
   std::atomic<uint64_t> retrieved{0}, stale{0};
+  std::atomic<int> readers_ready{0};
+  constexpr uint64_t kMinReads = 20'000;  // reads that must overlap the writers' churn
   // Catch2's assertion macros are not thread-safe: threads count failures, the main thread checks them.
   std::atomic<uint64_t> failures{0};
 
   // Writers store, publish, retrieve and drop; readers retrieve whatever handle was last published, which may
-  // be dropped at any moment: they must get either the object or stale_handle, never garbage.
+  // be dropped at any moment: they must get either the object or stale_handle, never garbage. On a small
+  // machine the writers could finish before a reader is even scheduled, so writers start only once both
+  // readers run, and keep churning until the readers have made kMinReads attempts.
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&, t] {
+      while (readers_ready.load() < 2) std::this_thread::yield();
       std::mt19937 rng(t);
       std::vector<Handle> mine;
-      for (int i = 0; i < 20'000; ++i) {
+      for (int i = 0; i < 20'000 || retrieved.load() + stale.load() < kMinReads; ++i) {
         auto stored = table.store(HandleType::synthetic, std::make_unique<Tracked>(alive, t));
         if (!stored.ok()) {
           ++failures;
@@ -158,6 +163,7 @@ TEST_CASE("handle table hammered from many threads", "[handle][threads]") {
   }
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&] {
+      ++readers_ready;
       while (!stop.load()) {
         const Handle h = shared_handle.load();
         if (h == 0) continue;
@@ -179,7 +185,8 @@ TEST_CASE("handle table hammered from many threads", "[handle][threads]") {
   CHECK(failures == 0);
   CHECK(alive == 0);
   CHECK(table.live(HandleType::synthetic) == 0);
-  CHECK(retrieved + stale > 0);
+  CHECK(retrieved + stale >= kMinReads);
+  CHECK(retrieved > 0);
 }
 
 TEST_CASE("live-count gauges leave the registry with the table", "[handle]") {
