@@ -39,12 +39,12 @@ run_ctest native
 
 step "native-tsan: the multi-threaded tests under ThreadSanitizer"
 cmake --preset native-tsan >/dev/null
-cmake --build --preset native-tsan --target tandem_tests
+cmake --build --preset native-tsan --target tandem_tests shared_lib_smoke
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_ctest native-tsan
 
 step "native-asan: every test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake --preset native-asan >/dev/null
-cmake --build --preset native-asan --target tandem_tests
+cmake --build --preset native-asan --target tandem_tests shared_lib_smoke
 ASAN_OPTIONS="detect_leaks=1" run_ctest native-asan
 
 step "wasm: dependencies (cached), configure, build, test under node"
