@@ -1,5 +1,6 @@
-# The four libraries every build links, as imported targets with the same names on both targets:
+# The libraries every build links, as imported targets with the same names on both targets:
 #   tandem::protobuf_lite  tandem::mbedtls (tls + x509 + crypto)  tandem::srtp2  tandem::usrsctp
+#   tandem::opus  tandem::vpx (the codecs; sources include <opus/opus.h> and <vpx/...>, which resolve on both)
 # plus tandem::catch2 (header-only, v2 single header) for the tests.
 #
 # Native: Debian's -dev packages. Wasm: static libraries cross-built from Debian's source packages by
@@ -32,11 +33,18 @@ if(EMSCRIPTEN)
   endif()
   set(_lib "${TANDEM_WASM_DEPS}/lib")
   set(_inc "${TANDEM_WASM_DEPS}/include")
+  if(NOT EXISTS "${_lib}/libopus.a" OR NOT EXISTS "${_lib}/libvpx.a")
+    message(FATAL_ERROR "TANDEM_WASM_DEPS='${TANDEM_WASM_DEPS}' predates the codecs: rerun scripts/build-wasm-deps.sh")
+  endif()
   tandem_import(tandem::protobuf_lite LIBS "${_lib}/libprotobuf-lite.a" INCLUDES "${_inc}")
   tandem_import(tandem::mbedtls LIBS "${_lib}/libmbedtls.a" "${_lib}/libmbedx509.a" "${_lib}/libmbedcrypto.a"
                 INCLUDES "${_inc}")
   tandem_import(tandem::srtp2 LIBS "${_lib}/libsrtp2.a" tandem::mbedtls INCLUDES "${_inc}")
   tandem_import(tandem::usrsctp LIBS "${_lib}/libusrsctp.a" INCLUDES "${_inc}")
+  tandem_import(tandem::opus LIBS "${_lib}/libopus.a" INCLUDES "${_inc}")
+  # VP8 only, realtime only. libvpx uses setjmp/longjmp (emscripten adds invoke_* glue) and needs more than
+  # the default 16 MiB: executables that link it want -sALLOW_MEMORY_GROWTH=1.
+  tandem_import(tandem::vpx LIBS "${_lib}/libvpx.a" INCLUDES "${_inc}")
   # Catch2 v2 is one header; copy it beside the build so emcc does not see the host's /usr/include.
   set(_catch_dir "${CMAKE_BINARY_DIR}/third_party/catch2")
   configure_file(/usr/include/catch2/catch.hpp "${_catch_dir}/catch2/catch.hpp" COPYONLY)
@@ -49,10 +57,14 @@ else()
   tandem_require_lib(TANDEM_MBEDCRYPTO mbedcrypto)
   tandem_require_lib(TANDEM_SRTP2 srtp2)
   tandem_require_lib(TANDEM_USRSCTP usrsctp)
+  tandem_require_lib(TANDEM_OPUS opus)
+  tandem_require_lib(TANDEM_VPX vpx)
   tandem_import(tandem::protobuf_lite LIBS ${TANDEM_PROTOBUF_LITE} Threads::Threads)
   tandem_import(tandem::mbedtls LIBS ${TANDEM_MBEDTLS} ${TANDEM_MBEDX509} ${TANDEM_MBEDCRYPTO})
   tandem_import(tandem::srtp2 LIBS ${TANDEM_SRTP2})
   tandem_import(tandem::usrsctp LIBS ${TANDEM_USRSCTP} Threads::Threads)
+  tandem_import(tandem::opus LIBS ${TANDEM_OPUS})
+  tandem_import(tandem::vpx LIBS ${TANDEM_VPX})
   if(NOT EXISTS /usr/include/catch2/catch.hpp)
     message(FATAL_ERROR "Catch2 v2 not found: apt-get install catch2 (scripts/setup.sh does)")
   endif()

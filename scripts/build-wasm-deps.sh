@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Cross-builds the four C/C++ dependencies of tandem (mbedTLS, libsrtp2, usrsctp, protobuf-lite) to static
-# wasm32 libraries from Debian's *source* packages, with Debian's emscripten.
+# Cross-builds the C/C++ dependencies of tandem (mbedTLS, libsrtp2, usrsctp, protobuf-lite, and the codecs
+# libopus and libvpx) to static wasm32 libraries from Debian's *source* packages, with Debian's emscripten.
 #
 # Output: a prefix with include/ and lib/ under $TANDEM_CACHE (default ~/.cache/tandem). The prefix is named
 # by a key hashed from this script, the patch, the source package versions and the emcc version, so a change
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
 jobs=${JOBS:-$(nproc)}
 build_type=${WASM_DEPS_BUILD_TYPE:-Release}
-packages=(mbedtls libsrtp2 libusrsctp protobuf)
+packages=(mbedtls libsrtp2 libusrsctp protobuf opus libvpx)
 log() { echo "[wasm-deps] $*" >&2; }
 
 export NODE_PATH=/usr/share/nodejs
@@ -45,6 +45,20 @@ key=$(cat "$0" "$here/patches/"*.patch | { cat; echo "$versions|$emcc_version|$b
 prefix="$cache/wasm-deps/$key"
 if [ -f "$prefix/.complete" ]; then
   log "cached: $prefix"
+  echo "$prefix"
+  exit 0
+fi
+
+# Parallel builds of one tree (several work trees, CI, a developer) must not wipe each other's half-built
+# prefix: one build per key at a time, and whoever waited finds the finished prefix.
+mkdir -p "$cache/wasm-deps"
+exec 9>"$cache/wasm-deps/$key.lock"
+if ! flock -n 9; then
+  log "another build of $key is running; waiting for it"
+  flock 9
+fi
+if [ -f "$prefix/.complete" ]; then
+  log "cached (built meanwhile): $prefix"
   echo "$prefix"
   exit 0
 fi
@@ -98,10 +112,52 @@ build_protobuf_lite() {
   cmake --install build-wasm --component protobuf-headers
 }
 
+# The codecs are autotools / libvpx's own configure, not CMake. Both are plain C and single-threaded here: no
+# runtime CPU detection (wasm has one instruction set), no assembly, no intrinsics, no threads.
+case "$build_type" in   # opus's configure default is -O2; follow the CMake build type like the others
+  MinSizeRel) opus_opt=-Os ;;
+  Debug) opus_opt="-O0 -g" ;;
+  *) opus_opt=-O2 ;;
+esac
+build_opus() {
+  cd "$src"/opus-*/
+  # --host: the tarball's 2017 config.sub rejects *-emscripten; wasm32-unknown-none is accepted and, being a
+  # cross build, stops configure from trying to run the test programs it compiles.
+  emconfigure ./configure --host=wasm32-unknown-none --prefix="$prefix" CFLAGS="$opus_opt" \
+    --enable-static --disable-shared --disable-intrinsics --disable-rtcd --disable-asm \
+    --disable-stack-protector --disable-doc --disable-extra-programs \
+    --disable-maintainer-mode --disable-dependency-tracking
+  emmake make -j"$jobs"
+  emmake make install
+}
+build_vpx() {
+  # VP8 only, realtime only (what a call uses; smaller than the full encoder), out of tree.
+  # STRIP=llvm-strip: emconfigure leaves STRIP unset, and GNU strip cannot read wasm objects: it silently
+  # rewrites libvpx.a without an archive index and make still exits 0. The index check below catches that.
+  # Optimisation: libvpx's configure picks its own (-O3), as Debian's native build does.
+  cd "$src"/libvpx-*/
+  mkdir -p build-wasm && cd build-wasm
+  STRIP=llvm-strip emconfigure ../configure --target=generic-gnu --prefix="$prefix" \
+    --disable-vp9 --enable-vp8 --enable-realtime-only --disable-multithread --disable-runtime-cpu-detect \
+    --enable-static --disable-shared --disable-examples --disable-tools --disable-docs --disable-unit-tests \
+    --disable-install-bins --disable-webm-io --disable-libyuv
+  emmake make -j"$jobs"
+  emmake make install
+  # grep -c, not grep -q: under pipefail, grep -q's early exit kills llvm-nm with SIGPIPE and fails the check.
+  local indexed
+  indexed=$(llvm-nm --print-armap "$prefix/lib/libvpx.a" 2>/dev/null | grep -c '^Archive map' || true)
+  if [ "$indexed" = 0 ]; then
+    log "libvpx.a has no archive index (was it stripped by GNU strip?)"
+    return 1
+  fi
+}
+
 timed build_mbedtls
 timed build_srtp
 timed build_usrsctp
 timed build_protobuf_lite
+timed build_opus
+timed build_vpx
 echo "$versions" > "$prefix/VERSIONS"
 touch "$prefix/.complete"
 rm -rf "$src"

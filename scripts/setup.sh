@@ -11,6 +11,7 @@ want_browser=1
 
 packages=(build-essential cmake ninja-build pkg-config python3 git
           libmbedtls-dev libsrtp2-dev libusrsctp-dev libprotobuf-dev protobuf-compiler catch2
+          libopus-dev libvpx-dev
           emscripten node-acorn dpkg-dev)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
