@@ -1,5 +1,6 @@
 // The native platform: a monotonic clock (the CPU's invariant TSC calibrated against std::chrono's steady
-// clock, or the steady clock itself), getrandom(2), one runtime thread with a timer queue, and stderr for logs.
+// clock, or the steady clock itself), getrandom(2), one runtime thread with a timer queue, stderr for logs,
+// and AES-GCM from mbedTLS (AES-NI) completing on the runtime thread (see mbedtls_crypto.h).
 #include <sys/random.h>
 
 #if defined(__x86_64__)
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tandem/platform/mbedtls_crypto.h"
 #include "tandem/platform/platform.h"
 #include "tandem/platform/task_queue.h"
 
@@ -112,14 +114,17 @@ class StderrSink final : public LogSink {
 class RuntimeThread final : public TaskRunner {
  public:
   explicit RuntimeThread(Clock& clock) : clock_(clock), thread_([this] { run(); }) {}
-  ~RuntimeThread() override {
+  ~RuntimeThread() override { stop(); }
+
+  // Joins the thread; queued tasks are discarded. Idempotent; not callable from the runtime itself.
+  void stop() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       queue_.clear();
     }
     wake_.notify_one();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
   void post(Task task) override {
@@ -179,13 +184,19 @@ class RuntimeThread final : public TaskRunner {
 
 class NativeHost final : public Host {
  public:
-  NativeHost() : runtime_(process_clock()), platform_{process_clock(), entropy_, runtime_, sink_} {}
+  NativeHost()
+      : runtime_(process_clock()),
+        crypto_(runtime_),
+        platform_{process_clock(), entropy_, runtime_, sink_, crypto_} {}
+  // The runtime stops first: a crypto completion task must not run while crypto_ is being destroyed.
+  ~NativeHost() override { runtime_.stop(); }
   Platform& platform() override { return platform_; }
 
  private:
   GetrandomEntropy entropy_;
   StderrSink sink_;
   RuntimeThread runtime_;
+  MbedtlsCrypto crypto_;
   Platform platform_;
 };
 

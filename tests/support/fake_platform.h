@@ -1,5 +1,6 @@
-// A deterministic platform for core tests: a clock the test moves, seeded entropy, and a runner whose tasks
-// run only when the test says so, on the test's own thread.
+// A deterministic platform for core tests: a clock the test moves, seeded entropy, a runner whose tasks
+// run only when the test says so, on the test's own thread, and mbedTLS AES-GCM whose completions are tasks
+// of that runner (optionally delivered in reverse, to prove callers cope with out-of-order completions).
 #pragma once
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/platform/mbedtls_crypto.h"
 #include "tandem/platform/platform.h"
 #include "tandem/platform/task_queue.h"
 
@@ -89,7 +91,14 @@ struct FakePlatform {
   FakeEntropy entropy;
   ManualRunner runner{clock};
   CollectingSink sink;
-  platform::Platform platform{clock, entropy, runner, sink};
+  platform::MbedtlsCrypto crypto{runner};
+  platform::Platform platform{clock, entropy, runner, sink, crypto};
+
+  // Every batch of crypto completions that runner.run_ready() delivers arrives last-first.
+  void complete_crypto_in_reverse(bool reverse = true) {
+    crypto.set_completion_order(reverse ? platform::CryptoCompletionQueue::Order::reverse
+                                        : platform::CryptoCompletionQueue::Order::fifo);
+  }
 };
 
 }  // namespace tandem::test

@@ -2,6 +2,7 @@
 // worker's own event loop. Tasks wait in a TaskQueue; the JS side (library_tandem.js) schedules one macrotask
 // (MessageChannel in browsers, setImmediate in node: no 4 ms clamping as with nested setTimeout(0)) or one
 // timeout for the earliest timer, and calls tandem_wasm_run(), which runs a time slice and re-arms.
+// AES-GCM is WebCrypto's, or mbedTLS in the module when crypto.subtle is missing (wasm_crypto.cpp).
 #include "wasm/platform/wasm_host.h"
 
 #include <emscripten.h>
@@ -12,6 +13,7 @@
 
 #include "tandem/platform/platform.h"
 #include "tandem/platform/task_queue.h"
+#include "wasm/platform/wasm_crypto.h"
 
 extern "C" {
 // Implemented in library_tandem.js.
@@ -131,9 +133,12 @@ TimerId WorkerLoop::post_delayed(uint64_t delay_ns, Task task) {
 
 class WasmHost final : public Host {
  public:
-  WasmHost() : loop_(clock_), platform_{clock_, entropy_, loop_, sink_} { scheduler().loops.push_back(&loop_); }
+  WasmHost()
+      : loop_(clock_), crypto_(create_wasm_crypto(loop_)), platform_{clock_, entropy_, loop_, sink_, *crypto_} {
+    scheduler().loops.push_back(&loop_);
+  }
   ~WasmHost() override {
-    loop_.clear();  // queued tasks of this core never run
+    loop_.clear();  // queued tasks of this core never run (crypto completions included)
     std::erase(scheduler().loops, &loop_);
     if (scheduler().loops.empty()) {
       // Nothing left to run: an armed timeout would only keep a node process alive.
@@ -148,6 +153,7 @@ class WasmHost final : public Host {
   WebEntropy entropy_;
   ConsoleSink sink_;
   WorkerLoop loop_;
+  std::unique_ptr<AsyncCrypto> crypto_;
   Platform platform_;
 };
 

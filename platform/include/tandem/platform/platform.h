@@ -1,8 +1,9 @@
 // The one seam between tandem's core and the machine it runs on.
 //
-// core/ calls only these interfaces; native/ (POSIX threads, clock_gettime, getrandom) and wasm/ (a worker,
-// performance.now, crypto.getRandomValues, emscripten timers) implement them. Later issues add a datagram
-// transport and an asynchronous crypto interface here; nothing else in core/ may know what it runs on.
+// core/ calls only these interfaces; native/ (POSIX threads, clock_gettime, getrandom, mbedTLS with AES-NI) and
+// wasm/ (a worker, performance.now, crypto.getRandomValues, crypto.subtle, emscripten timers) implement them.
+// The asynchronous AEAD interface lives in crypto.h. A later issue adds a datagram transport here; nothing
+// else in core/ may know what it runs on.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,8 @@
 #include <memory>
 #include <span>
 #include <string_view>
+
+#include "tandem/platform/crypto.h"
 
 namespace tandem::platform {
 
@@ -60,6 +63,7 @@ struct Platform {
   Entropy& entropy;
   TaskRunner& runner;
   LogSink& log_sink;
+  AsyncCrypto& crypto;  // completes on `runner`
 };
 
 }  // namespace tandem::platform
