@@ -9,19 +9,15 @@
 #include <vector>
 
 #include "support/alloc_counter.h"
+#include "support/bytes.h"
 
 using namespace tandem;
 using namespace tandem::media::rtp;
 
+using test::Bytes;
+using test::cat;
+
 namespace {
-
-using Bytes = std::vector<uint8_t>;
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 std::vector<RtcpPacket> packets_of(const RtcpCompoundView& view) {
   std::vector<RtcpPacket> out;

@@ -7,19 +7,15 @@
 #include <vector>
 
 #include "support/alloc_counter.h"
+#include "support/bytes.h"
 
 using namespace tandem;
 using namespace tandem::media::rtp;
 
+using test::Bytes;
+using test::cat;
+
 namespace {
-
-using Bytes = std::vector<uint8_t>;
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 // The 12-byte fixed header (RFC 3550 section 5.1) with the flag bits given as the first byte.
 Bytes fixed_header(uint8_t first_byte, uint8_t marker_and_pt = 0x60) {
