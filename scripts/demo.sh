@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up, builds the wasm core and serves the demo page: the core runs in a Web Worker, a load generator
-# drives it, and an overlay shows its live latency histograms. Prints the URL; Ctrl-C stops the server.
+# Sets up, builds the wasm core and serves the demo page: two cores in two Web Workers stream a tone and a test
+# pattern to each other over a MessageChannel (loss / jitter sliders, optional E2EE), and an overlay shows both
+# cores' live latency histograms and media stats. Prints the URL; Ctrl-C stops the server.
 #   scripts/demo.sh [--port N]      (default port 8080; the server listens on 127.0.0.1)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,7 @@
 //   node web-demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--core-dir build/wasm/wasm]
 //   (TANDEM_CORE_DIR works too; --port 0 picks a free port.) Prints "tandem web demo: <url>" when listening.
 //
-// URL layout:  /            web-demo/ (index.html, demo.mjs, demo.css)
+// URL layout:  /            web-demo/ (index.html, demo.mjs, media.mjs, demo.css)
 //              /wasm/js/    the JS package           /proto/   tandem.proto (parsed by the package at start)
 //              /core/       tandem_core.mjs + .wasm  /vendor/protobufjs.mjs  protobufjs bundled as an ES module
 //

@@ -20,7 +20,10 @@ bool is_known(EventKind kind) {
     case EventKind::log_batch:
     case EventKind::metrics_report:
     case EventKind::synthetic:
-    case EventKind::request_complete: return true;
+    case EventKind::request_complete:
+    case EventKind::media_packets:
+    case EventKind::audio_frame:
+    case EventKind::video_frame: return true;
   }
   return false;
 }

@@ -41,6 +41,9 @@ enum class EventKind : uint8_t {
   metrics_report = 11,
   synthetic = 12,
   request_complete = 13,
+  media_packets = 14,
+  audio_frame = 15,
+  video_frame = 16,
 };
 inline constexpr unsigned kMaxEventKinds = 64;
 bool is_known(EventKind kind);

@@ -3,6 +3,7 @@
 #include <google/protobuf/arena.h>
 
 #include "core/ffi/load_generator.h"
+#include "core/ffi/media_hub.h"
 #include "core/ffi/metrics_proto.h"
 #include "core/metrics/timer.h"
 #include "proto/tandem.pb.h"
@@ -10,9 +11,12 @@
 namespace tandem::ffi {
 namespace {
 
-constexpr const char* kRequestKindNames[] = {"invalid",     "dispose",   "get_metrics",
-                                             "configure_metrics", "subscribe", "unsubscribe",
-                                             "ping",        "drop_handle", "load_generator"};
+// Indexed by FfiRequest's oneof field number (0: invalid or unknown).
+constexpr const char* kRequestKindNames[] = {
+    "invalid",          "dispose",          "get_metrics",           "configure_metrics",   "subscribe",
+    "unsubscribe",      "ping",             "drop_handle",           "load_generator",      "create_media_session",
+    "deliver_media_packets", "set_impairment", "create_audio_source", "capture_audio_frame", "create_audio_stream",
+    "create_video_source", "capture_video_frame", "create_video_stream", "get_media_stats"};
 
 // Requests are parsed into a per-thread arena whose first block is reused, so parsing a typical request and
 // building its response allocate nothing from the heap in steady state (bytes/strings longer than the
@@ -53,6 +57,7 @@ Core::Core(platform::Platform& platform, EventCallback on_event)
             if (on_event_) on_event_(sub, bytes);
           },
           [this] { post_guarded([this] { bus_.drain(); }); }),
+      media_(std::make_unique<MediaHub>(*this)),
       handles_(&registry_, &platform.clock),
       logger_(
           platform.clock, &platform.log_sink,
@@ -106,8 +111,17 @@ void Core::post_guarded(platform::Task task) {
   });
 }
 
+Result<void> Core::handle_media(const api::FfiRequest& req, api::FfiResponse& resp) {
+  // Media objects live on the runtime: hop there (natively this caller waits; in wasm we are already there).
+  Result<void> r = fail(Errc::disposed, "the runtime is stopping");
+  platform_.runner.invoke([&] { r = media_->handle(req, resp); });
+  return r;
+}
+
 void Core::shutdown() {
-  disposed_.store(true);
+  const bool first = !disposed_.exchange(true);
+  // Tear the media objects down on the runtime while it still runs (their crypto and timers belong to it).
+  if (first) platform_.runner.invoke([this] { media_->close(); });
   reporter_.stop();
   std::lock_guard lock(generators_mutex_);
   for (auto& weak : generators_) {
@@ -164,6 +178,16 @@ void Core::dispatch(const api::FfiRequest& req, api::FfiResponse& resp) {
         break;
       }
       case api::FfiRequest::kLoadGenerator: r = handle_load_generator(req, resp); break;
+      case api::FfiRequest::kCreateMediaSession:
+      case api::FfiRequest::kDeliverMediaPackets:
+      case api::FfiRequest::kSetImpairment:
+      case api::FfiRequest::kCreateAudioSource:
+      case api::FfiRequest::kCaptureAudioFrame:
+      case api::FfiRequest::kCreateAudioStream:
+      case api::FfiRequest::kCreateVideoSource:
+      case api::FfiRequest::kCaptureVideoFrame:
+      case api::FfiRequest::kCreateVideoStream:
+      case api::FfiRequest::kGetMediaStats: r = handle_media(req, resp); break;
       case api::FfiRequest::MESSAGE_NOT_SET:
         r = fail(Errc::unknown_request, "the request names no kind this build knows");
         break;

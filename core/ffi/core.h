@@ -32,6 +32,7 @@ class InitializeOptions;
 namespace tandem::ffi {
 
 class LoadGenerator;
+class MediaHub;
 
 // subscription: the SUBSCRIPTION handle the event was delivered for, or 0 for a request completion (the
 // event's async_id names the request). The bytes are an encoded FfiEvent, valid only during the call.
@@ -75,6 +76,7 @@ class Core {
   Result<void> handle_configure_metrics(const api::FfiRequest& req, api::FfiResponse& resp);
   Result<void> handle_load_generator(const api::FfiRequest& req, api::FfiResponse& resp);
   Result<void> handle_dispose(api::FfiResponse& resp);
+  Result<void> handle_media(const api::FfiRequest& req, api::FfiResponse& resp);
   void publish_report(const metrics::Snapshot& snapshot);
   void deliver_logs(std::span<const log::Record> records, uint64_t dropped);
   void post_guarded(platform::Task task);
@@ -85,6 +87,8 @@ class Core {
   // call into the bus when destroyed, so the bus must outlive the table.
   metrics::Registry registry_;
   events::EventBus bus_;
+  // Media objects are named by handles whose deleters call into the hub: it must outlive the table.
+  std::unique_ptr<MediaHub> media_;
   HandleTable handles_;
   log::Logger logger_;
   metrics::Reporter reporter_;
@@ -97,7 +101,7 @@ class Core {
   std::vector<std::weak_ptr<LoadGenerator>> generators_;
 
   // ffi_request{kind=...} by FfiRequest oneof case (index 0: unknown / malformed).
-  static constexpr size_t kRequestKinds = 9;
+  static constexpr size_t kRequestKinds = 19;
   std::array<metrics::Histogram*, kRequestKinds> request_hist_{};
   metrics::Counter& request_errors_;
   friend class LoadGenerator;

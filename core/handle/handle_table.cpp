@@ -71,6 +71,11 @@ std::string_view to_string(HandleType type) {
     case HandleType::subscription: return "subscription";
     case HandleType::synthetic: return "synthetic";
     case HandleType::load_generator: return "load_generator";
+    case HandleType::media_session: return "media_session";
+    case HandleType::audio_source: return "audio_source";
+    case HandleType::audio_stream: return "audio_stream";
+    case HandleType::video_source: return "video_source";
+    case HandleType::video_stream: return "video_stream";
   }
   return "unknown";
 }

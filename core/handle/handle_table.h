@@ -41,8 +41,13 @@ enum class HandleType : uint8_t {
   subscription = 1,
   synthetic = 2,
   load_generator = 3,
+  media_session = 4,
+  audio_source = 5,
+  audio_stream = 6,
+  video_source = 7,
+  video_stream = 8,
 };
-inline constexpr size_t kHandleTypeCount = 4;
+inline constexpr size_t kHandleTypeCount = 9;
 std::string_view to_string(HandleType type);
 
 constexpr HandleType handle_type_of(Handle h) { return static_cast<HandleType>(h >> 56); }

@@ -154,6 +154,43 @@ class RuntimeThread final : public TaskRunner {
 
   bool on_runtime() const override { return std::this_thread::get_id() == thread_.get_id(); }
 
+  bool invoke(const Task& task) override {
+    if (on_runtime()) {
+      task();
+      return true;
+    }
+    // The waiter learns that the task is finished when the posted closure is destroyed: after it ran, or
+    // when stop() discarded it unrun (then `ran` stays false), so a stopping runtime never strands a caller.
+    struct Done {
+      std::mutex mutex;
+      std::condition_variable cv;
+      bool finished = false;
+      bool ran = false;
+    };
+    struct Signal {
+      explicit Signal(Done* d) : done(d) {}
+      Signal(const Signal&) = delete;
+      Signal& operator=(const Signal&) = delete;
+      Done* done;
+      ~Signal() {
+        std::lock_guard lock(done->mutex);
+        done->finished = true;
+        done->cv.notify_one();
+      }
+    };
+    Done done;
+    {
+      auto signal = std::make_shared<Signal>(&done);
+      post([signal, &task, &done] {
+        task();
+        done.ran = true;  // read by the waiter only after `finished`, under the mutex
+      });
+    }
+    std::unique_lock lock(done.mutex);
+    done.cv.wait(lock, [&] { return done.finished; });
+    return done.ran;
+  }
+
  private:
   void run() {
     std::unique_lock lock(mutex_);

@@ -44,6 +44,10 @@ class ManualRunner final : public platform::TaskRunner {
   }
   bool cancel(platform::TimerId id) override { return queue_.cancel(id); }
   bool on_runtime() const override { return true; }
+  bool invoke(const platform::Task& task) override {
+    task();
+    return true;
+  }
 
   // Runs every task that is ready now, including ones they post. Returns how many ran.
   size_t run_ready() {

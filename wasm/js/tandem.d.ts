@@ -4,9 +4,14 @@ import type { Enum, Root, Type } from 'protobufjs';
 
 export type ErrorCodeName =
   | 'OK' | 'MALFORMED_REQUEST' | 'UNKNOWN_REQUEST' | 'INVALID_ARGUMENT' | 'NULL_HANDLE' | 'UNKNOWN_HANDLE'
-  | 'STALE_HANDLE' | 'WRONG_HANDLE_TYPE' | 'DISPOSED' | 'RESOURCE_EXHAUSTED' | 'INTERNAL';
-export type EventKindName = 'LOG_BATCH' | 'METRICS_REPORT' | 'SYNTHETIC_EVENT';
-export type HandleTypeName = 'HANDLE_TYPE_UNSPECIFIED' | 'SUBSCRIPTION' | 'SYNTHETIC' | 'LOAD_GENERATOR';
+  | 'STALE_HANDLE' | 'WRONG_HANDLE_TYPE' | 'DISPOSED' | 'RESOURCE_EXHAUSTED' | 'INTERNAL'
+  | 'AUTHENTICATION_FAILED' | 'REPLAYED' | 'MALFORMED_PACKET' | 'TIMED_OUT' | 'PROTOCOL_ERROR';
+export type EventKindName =
+  | 'LOG_BATCH' | 'METRICS_REPORT' | 'SYNTHETIC_EVENT' | 'MEDIA_PACKETS' | 'AUDIO_FRAME' | 'VIDEO_FRAME';
+export type HandleTypeName =
+  | 'HANDLE_TYPE_UNSPECIFIED' | 'SUBSCRIPTION' | 'SYNTHETIC' | 'LOAD_GENERATOR' | 'MEDIA_SESSION'
+  | 'AUDIO_SOURCE' | 'AUDIO_STREAM' | 'VIDEO_SOURCE' | 'VIDEO_STREAM';
+export type AudioFrameOriginName = 'DECODED' | 'FEC' | 'CONCEALED';
 export type LogLevelName = 'LOG_LEVEL_UNSPECIFIED' | 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'OFF';
 export type MetricsFormatName = 'STRUCTURED' | 'JSON' | 'PROMETHEUS';
 export type OverflowPolicyName = 'DROP_OLDEST' | 'DROP_NEWEST';
@@ -81,12 +86,25 @@ export interface LoadGeneratorResult {
 export interface FfiEvent {
   key: bigint;
   asyncId: bigint;
-  message?: 'logBatch' | 'metricsReport' | 'synthetic' | 'requestComplete';
+  message?: 'logBatch' | 'metricsReport' | 'synthetic' | 'requestComplete' | 'mediaPackets' | 'audioFrame'
+    | 'videoFrame';
   logBatch?: { records: LogRecord[]; dropped: bigint };
   metricsReport?: MetricsReport;
   synthetic?: { sequence: bigint; generator: bigint; payload: Uint8Array };
   requestComplete?: {
     error: ErrorCodeName; errorMessage: string; result?: string; loadGenerator?: LoadGeneratorResult;
+  };
+  mediaPackets?: { session: bigint; packets: Uint8Array[] };
+  /** pcm: s16 little-endian, interleaved. It may sit at an odd offset of its buffer: copy it before viewing it
+   *  as an Int16Array if byteOffset is odd. */
+  audioFrame?: {
+    stream: bigint; pcm: Uint8Array; sampleRate: number; channels: number; samplesPerChannel: number;
+    rtpTimestamp: number; origin: AudioFrameOriginName; playoutNs: bigint;
+  };
+  /** i420: packed planes (Y, then U, then V; no row padding). */
+  videoFrame?: {
+    stream: bigint; width: number; height: number; i420: Uint8Array; rtpTimestamp: number; keyframe: boolean;
+    decodedNs: bigint;
   };
 }
 
@@ -121,6 +139,40 @@ export interface PingResult {
   payload: Uint8Array;
   sentNs: bigint;
   coreNowNs: bigint;
+}
+
+export interface MediaStats {
+  type: HandleTypeName;
+  /** snake_case name -> value, e.g. packets_lost, jitter_ms, rtt_ms (see proto/tandem.proto, GetMediaStats). */
+  stats: Record<string, number>;
+}
+
+/** Counters of one side of a media port, kept by its worker. */
+export interface MediaPortStats {
+  /** MEDIA_PACKETS events (batches) of our session posted to the port, their datagrams and payload bytes. */
+  batchesSent: number; datagramsSent: number; bytesSent: number;
+  /** Batches from the peer handed to our session, and the core's verdict on their datagrams. */
+  batchesReceived: number; datagramsAccepted: number; datagramsRejected: number;
+  /** deliver_media_packets requests that failed as a whole (e.g. the session was dropped). */
+  deliverErrors: number;
+  /** Port messages that were not a batch (not an ArrayBuffer). */
+  ignoredMessages: number;
+}
+
+/** A browser MessagePort or a node:worker_threads MessagePort (either is transferred to the worker). */
+export interface TransferablePort {
+  postMessage(...args: any[]): void;
+  close(): void;
+}
+
+/** A media session joined to a MessagePort inside its worker (Tandem.connectMediaPort). */
+export interface MediaPort {
+  readonly session: bigint;
+  /** The MEDIA_PACKETS subscription that feeds the port (dropped by close()). */
+  readonly subscription: bigint;
+  stats(): Promise<MediaPortStats>;
+  /** Drops the subscription and closes the port; resolves with the final counters. Idempotent. */
+  close(): Promise<MediaPortStats>;
 }
 
 export interface MetricsSettings { reportIntervalMs?: number; reportDisabled?: boolean; resetOnReport?: boolean; }
@@ -160,6 +212,13 @@ export class Tandem {
   getMetrics(options: { format: 'JSON' | 'PROMETHEUS'; reset?: boolean }): Promise<string>;
   configureMetrics(settings: MetricsSettings): Promise<Required<MetricsSettings>>;
   loadGenerator(params: LoadGeneratorParams): Promise<LoadGeneratorRun>;
+  /** get_media_stats of a session, source or stream, as a name -> number record. */
+  getMediaStats(handle: bigint): Promise<MediaStats>;
+  /** Joins a MEDIA_SESSION to `port` inside the worker: the session's datagrams are posted to the port (never
+   *  to this thread) and batches arriving on it are delivered to the session. Hand the two ports of one
+   *  MessageChannel to two cores' sessions to connect them worker to worker. The port is transferred.
+   *  Rejects with NULL_HANDLE, UNKNOWN_HANDLE, STALE_HANDLE or WRONG_HANDLE_TYPE. */
+  connectMediaPort(session: bigint, port: TransferablePort, options?: { queueCapacity?: number }): Promise<MediaPort>;
   /** The worker boundary alone (no core), for benchmarks. */
   echo(bytes: Uint8Array): Promise<Uint8Array>;
 }

@@ -338,6 +338,49 @@ export class Tandem {
     return { generator: response.loadGenerator.generator, asyncId: response.asyncId, completion: quiet(result) };
   }
 
+  // The statistics of a media object (session, source or stream): {type, stats: {name: number}}.
+  async getMediaStats(handle) {
+    const r = await this.call({ getMediaStats: { handle: BigInt(handle) } });
+    const stats = {};
+    for (const s of r.getMediaStats.stats) stats[s.name] = s.value;
+    return { type: r.getMediaStats.type, stats };
+  }
+
+  // Joins media session `session` to a MessagePort, inside the worker: the session's MEDIA_PACKETS go to the
+  // port (never to this thread), and batches arriving on the port are delivered to the session. Give the two
+  // ports of one MessageChannel to two cores' sessions and they are connected directly, worker to worker.
+  // The port is transferred (it is the worker's from now on). Resolves with a MediaPort:
+  //   {session, subscription, stats(): Promise<counters>, close(): Promise<final counters>}
+  // close() drops the subscription and closes the port. Rejects with a TandemError for a null, stale, unknown
+  // or non-session handle.
+  async connectMediaPort(session, port, { queueCapacity = 4096 } = {}) {
+    const handle = BigInt(session);
+    const { type } = await this.getMediaStats(handle);
+    if (type !== 'MEDIA_SESSION') {
+      throw new TandemError('WRONG_HANDLE_TYPE', this.#proto.ErrorCode.values.WRONG_HANDLE_TYPE,
+        `connectMediaPort: ${handle} names a ${type}, not a MEDIA_SESSION`);
+    }
+    const filter = { kinds: ['MEDIA_PACKETS'], hasKey: true, key: handle };
+    const buf = ownedCopy(this.encodeRequest({ subscribe: { filter, queueCapacity, overflow: 'DROP_OLDEST' } }));
+    const bytes = await this.#send({ t: 'port', buf, port, ...splitHandle(handle) }, [buf, port]);
+    const response = this.decodeResponse(bytes);
+    if (response.error !== 'OK') {
+      throw new TandemError(response.error, this.#proto.ErrorCode.values[response.error], response.errorMessage);
+    }
+    const subscription = response.subscribe.subscription;
+    const where = splitHandle(subscription);
+    let closing = null;
+    return {
+      session: handle,
+      subscription,
+      stats: () => this.#send({ t: 'portStats', ...where }),
+      close: () => {
+        closing ??= this.#send({ t: 'unport', ...where });
+        return closing;
+      },
+    };
+  }
+
   // The worker boundary alone (no core): echoes the bytes back. For benchmarks.
   async echo(bytes) {
     const buf = ownedCopy(bytes);
@@ -367,6 +410,7 @@ export class Tandem {
       case 'events': return this.#deliver(m.buf, m.used);
       case 'res': return this.#settle(m.id, new Uint8Array(m.buf));
       case 'dropped': return this.#settle(m.id, m.rc);
+      case 'portStats': return this.#settle(m.id, m.stats);
       case 'echo': return this.#settle(m.id, m.buf);
       case 'disposed': return this.#settle(m.id, undefined);
       case 'fail': {

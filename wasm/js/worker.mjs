@@ -4,18 +4,26 @@
 //
 //   in:  {t:'init', coreUrl, options}  {t:'req', id, buf}  {t:'drop', id, hi, lo}  {t:'echo', id, buf}
 //        {t:'dispose', id}
+//        {t:'port', id, buf, hi, lo, port}  {t:'portStats', id, hi, lo}  {t:'unport', id, hi, lo}
 //   out: {t:'hello'}  {t:'ready', rc} | {t:'fatal', message}  {t:'res', id, buf}  {t:'dropped', id, rc}
 //        {t:'echo', id, buf}  {t:'disposed', id}  {t:'fail', id, rc}  {t:'events', buf, used, count}
+//        {t:'portStats', id, stats}
+//
+// Media ports ('port', see media_port.mjs): a media session joined to a MessagePort. Its MEDIA_PACKETS events
+// go to the port instead of to the host, and batches arriving on the port go into the session with
+// deliver_media_packets, here: datagrams move worker to worker and never touch the host's thread.
 //
 // Ordering: every message leaves in the order the core produced it. Events are batched per macrotask (one
 // postMessage for everything the core delivered in one runtime slice), and the batch is flushed before any
 // response is posted, so a host never sees a response overtake an event the core emitted before it.
 import { isNode, loadCore } from './core_loader.mjs';
+import { MediaPortRoutes } from './media_port.mjs';
 
 const port = isNode ? (await import('node:worker_threads')).parentPort : globalThis;
 const post = (message, transfer) => port.postMessage(message, transfer ?? []);
 
 let core = null;
+const mediaPorts = new MediaPortRoutes(() => core);
 
 // ---- Event batching: [hi u32][lo u32][len u32][bytes] records, little-endian, in one ArrayBuffer.
 const kRecordHeader = 12;
@@ -45,6 +53,7 @@ function setStaging(buffer) {
 
 // Called by the core on the worker thread; `view` points into wasm memory and dies when we return.
 function onEvent(hi, lo, view) {
+  if (mediaPorts.size !== 0 && mediaPorts.forward(hi, lo, view)) return;
   reserve(kRecordHeader + view.length);
   stagingView.setUint32(used, hi, true);
   stagingView.setUint32(used + 4, lo, true);
@@ -95,11 +104,32 @@ function handle(msg) {
       post({ t: 'dropped', id: msg.id, rc });
       return;
     }
+    case 'port': {
+      if (core === null) {
+        msg.port.close();
+        post({ t: 'fail', id: msg.id, rc: 8 /* DISPOSED */ });
+        return;
+      }
+      const out = mediaPorts.connect(msg).slice().buffer;
+      flushEvents();
+      post({ t: 'res', id: msg.id, buf: out }, [out]);
+      return;
+    }
+    case 'portStats':
+      post({ t: 'portStats', id: msg.id, stats: mediaPorts.stats(msg.hi, msg.lo) });
+      return;
+    case 'unport': {
+      const stats = mediaPorts.disconnect(msg.hi, msg.lo);
+      flushEvents();
+      post({ t: 'portStats', id: msg.id, stats });
+      return;
+    }
     case 'echo':  // the boundary alone, without the core: the benchmark's baseline
       post({ t: 'echo', id: msg.id, buf: msg.buf }, [msg.buf]);
       return;
     case 'dispose':
       if (core !== null) {
+        mediaPorts.closeAll();  // the peer's port sees no more batches from us
         core.dispose();  // no callback runs after this returns
         core = null;
       }

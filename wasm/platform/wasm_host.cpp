@@ -59,6 +59,10 @@ class WorkerLoop final : public TaskRunner {
   TimerId post_delayed(uint64_t delay_ns, Task task) override;
   bool cancel(TimerId id) override { return queue_.cancel(id); }
   bool on_runtime() const override { return true; }  // one thread: the worker
+  bool invoke(const Task& task) override {
+    task();
+    return true;
+  }
 
   // Runs ready work until none is left or `deadline_ns` passes.
   void run_until(uint64_t deadline_ns) {

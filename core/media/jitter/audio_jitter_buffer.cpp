@@ -193,6 +193,22 @@ AudioOutput AudioJitterBuffer::pop(uint64_t now_ns) {
   return out;
 }
 
+AudioOutput AudioJitterBuffer::peek() const {
+  if (idle_) return {};
+  const size_t index = slot_index(next_seq_);
+  const Slot& next = slots_[index];
+  if (next.seq != next_seq_ || !next.buffered) return {};
+  return {AudioPop::frame, static_cast<uint16_t>(next_seq_), static_cast<uint32_t>(next.ts), playout_ns(next.ts),
+          payloads_.view(index)};
+}
+
+std::optional<uint64_t> AudioJitterBuffer::next_due_ns() const {
+  if (idle_) return std::nullopt;
+  const Slot& next = slots_[slot_index(next_seq_)];
+  const int64_t due = playout_ns(next.seq == next_seq_ && next.buffered ? next.ts : cursor_ts_);
+  return static_cast<uint64_t>(std::max<int64_t>(due, 0));
+}
+
 AudioJitterStats AudioJitterBuffer::stats() const {
   AudioJitterStats s = counts_;
   s.lost = lost_before_reset_;

@@ -36,6 +36,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -94,6 +95,12 @@ class AudioJitterBuffer {
   // duplicates are not errors: they are counted and dropped.
   Result<void> insert(const MediaPacket& packet);
   AudioOutput pop(uint64_t now_ns);
+  // The next frame pop() will hand out, if it is buffered, without taking it and whether or not it is due
+  // (kind frame; none otherwise). After pop() returned `lost`, this is the packet after the missing one: the
+  // one whose in-band FEC can rebuild it. The payload is valid until the next insert() or pop().
+  AudioOutput peek() const;
+  // When pop() next has something to do (a frame or a loss falls due); nothing while idle.
+  std::optional<uint64_t> next_due_ns() const;
 
   AudioJitterStats stats() const;
 

@@ -46,6 +46,11 @@ class TaskRunner {
   virtual bool cancel(TimerId id) = 0;
   // True when called from the runtime itself (the place where core objects may be touched).
   virtual bool on_runtime() const = 0;
+  // Runs `task` on the runtime and returns once it has run: at once when called on the runtime, otherwise the
+  // calling thread waits for the runtime (natively a thread hop; the wasm worker is always on its runtime).
+  // Returns false, without running `task`, if the runtime is stopping. Do not hold a lock the runtime's
+  // tasks take while calling it.
+  virtual bool invoke(const Task& task) = 0;
 };
 
 enum class LogLevel : uint8_t { trace = 1, debug = 2, info = 3, warn = 4, error = 5, off = 6 };

@@ -361,3 +361,28 @@ TEST_CASE("Audio jitter buffer does not allocate per packet", "[jitter][sim]") {
   CHECK(scope.count() == 0);
   CHECK(session.buffer.stats().played > 1300);
 }
+
+TEST_CASE("Audio jitter buffer: peek shows the next frame, next_due_ns when pop has work", "[jitter]") {
+  auto b = make_buffer();
+  CHECK(b.peek().kind == AudioPop::none);
+  CHECK_FALSE(b.next_due_ns().has_value());  // idle
+  REQUIRE(b.insert(packet(10, 0, 0)).ok());
+  REQUIRE(b.insert(packet(12, 2 * kFrameTicks, 40 * kMs)).ok());  // 11 is missing
+  const auto due = b.next_due_ns();
+  REQUIRE(due.has_value());
+  CHECK(*due == 20 * kMs);  // the minimum delay after the first packet's arrival
+  AudioOutput next = b.peek();
+  CHECK(next.kind == AudioPop::frame);
+  CHECK(next.seq == 10);
+  CHECK(test::payload_matches(next.payload, 10, 0));
+  CHECK(b.pop(*due - 1).kind == AudioPop::none);
+  CHECK(b.pop(*due).seq == 10);
+  CHECK(b.peek().kind == AudioPop::none);  // 11 is not buffered
+  CHECK(b.next_due_ns() == std::optional<uint64_t>(40 * kMs));  // its loss falls due
+  CHECK(b.pop(40 * kMs).kind == AudioPop::lost);
+  next = b.peek();  // after a loss: the packet whose FEC can rebuild it
+  CHECK(next.kind == AudioPop::frame);
+  CHECK(next.seq == 12);
+  CHECK(test::payload_matches(next.payload, 12, 2 * kFrameTicks));
+  CHECK(b.pop(60 * kMs).seq == 12);
+}
