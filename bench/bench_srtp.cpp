@@ -8,7 +8,8 @@
 //                                                  once, so the untimed `before` hook protects a fresh batch
 //                                                  (continuing the sequence) and the timed body unprotects it
 // Profiles: cm80 = AES_CM_128_HMAC_SHA1_80, cm32 = AES_CM_128_HMAC_SHA1_32, gcm128 = AEAD_AES_128_GCM,
-// gcm256 = AEAD_AES_256_GCM. Natively libsrtp is Debian's (NSS crypto); in wasm it is built on mbedTLS.
+// gcm256 = AEAD_AES_256_GCM. Natively libsrtp is built from Debian's source on OpenSSL
+// (scripts/build-native-deps.sh); in wasm on mbedTLS.
 #include <srtp2/srtp.h>
 
 #include <cstdint>

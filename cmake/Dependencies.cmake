@@ -3,7 +3,9 @@
 #   tandem::opus  tandem::vpx (the codecs; sources include <opus/opus.h> and <vpx/...>, which resolve on both)
 # plus tandem::catch2 (header-only, v2 single header) for the tests.
 #
-# Native: Debian's -dev packages. Wasm: static libraries cross-built from Debian's source packages by
+# Native: Debian's -dev packages, except libsrtp2: Debian's is built on NSS, which allocates per packet, so
+# scripts/build-native-deps.sh builds it from Debian's source package on OpenSSL into a cached prefix (see
+# tandem_native_deps below). Wasm: static libraries cross-built from Debian's source packages by
 # scripts/build-wasm-deps.sh into a cached prefix passed as TANDEM_WASM_DEPS (the wasm preset reads it from the
 # environment variable of the same name).
 
@@ -21,6 +23,38 @@ function(tandem_require_lib var name)
   if(NOT ${var})
     message(FATAL_ERROR "library ${name} not found (native: run scripts/setup.sh; wasm: scripts/build-wasm-deps.sh)")
   endif()
+endfunction()
+
+# The prefix of scripts/build-native-deps.sh: $ENV{TANDEM_NATIVE_DEPS} if set (a prefix of your own), else the
+# script runs here, at configure time. It returns at once when its cached prefix is current, and CMake re-runs
+# the configure step when the script or its patches change, so a build never links a stale libsrtp2 (unless
+# TANDEM_NATIVE_DEPS pins a prefix).
+function(tandem_native_deps out)
+  set(_script "${PROJECT_SOURCE_DIR}/scripts/build-native-deps.sh")
+  file(GLOB _patches "${PROJECT_SOURCE_DIR}/scripts/patches/native/*.patch")
+  set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_script}" ${_patches})
+  set(_prefix "$ENV{TANDEM_NATIVE_DEPS}")
+  if(NOT _prefix)
+    message(STATUS "native deps: running scripts/build-native-deps.sh (cached after the first build)")
+    execute_process(COMMAND bash "${_script}" OUTPUT_VARIABLE _out RESULT_VARIABLE _rc
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT _rc EQUAL 0)
+      message(FATAL_ERROR "scripts/build-native-deps.sh failed (exit ${_rc}); run it by hand to see why")
+    endif()
+    string(REGEX REPLACE ".*\n" "" _prefix "${_out}")  # the prefix is the last line
+  endif()
+  if(NOT EXISTS "${_prefix}/.complete")
+    message(FATAL_ERROR "'${_prefix}' is not a finished build of scripts/build-native-deps.sh")
+  endif()
+  message(STATUS "native deps: ${_prefix}")
+  # Compile and link lines name a copy in the build tree, not the keyed prefix: the include flag stays the same
+  # when the prefix changes (which would recompile everything), and configure_file rewrites (and so dates) only
+  # the files whose content changed, so exactly their users rebuild, also when going back to an older prefix.
+  file(GLOB_RECURSE _files RELATIVE "${_prefix}" "${_prefix}/include/*" "${_prefix}/lib/*.a")
+  foreach(_f IN LISTS _files)
+    configure_file("${_prefix}/${_f}" "${CMAKE_BINARY_DIR}/native-deps/${_f}" COPYONLY)
+  endforeach()
+  set(${out} "${CMAKE_BINARY_DIR}/native-deps" PARENT_SCOPE)
 endfunction()
 
 # The host's protoc generates the code for both targets (same 3.21 version as the runtime libraries).
@@ -55,13 +89,26 @@ else()
   tandem_require_lib(TANDEM_MBEDTLS mbedtls)
   tandem_require_lib(TANDEM_MBEDX509 mbedx509)
   tandem_require_lib(TANDEM_MBEDCRYPTO mbedcrypto)
-  tandem_require_lib(TANDEM_SRTP2 srtp2)
   tandem_require_lib(TANDEM_USRSCTP usrsctp)
   tandem_require_lib(TANDEM_OPUS opus)
   tandem_require_lib(TANDEM_VPX vpx)
   tandem_import(tandem::protobuf_lite LIBS ${TANDEM_PROTOBUF_LITE} Threads::Threads)
   tandem_import(tandem::mbedtls LIBS ${TANDEM_MBEDTLS} ${TANDEM_MBEDX509} ${TANDEM_MBEDCRYPTO})
-  tandem_import(tandem::srtp2 LIBS ${TANDEM_SRTP2})
+  # libsrtp2 2.5.0 on OpenSSL (AES-NI, SHA-NI; no heap allocation per packet), static and PIC. Its include
+  # directory comes before /usr/include, where Debian's libsrtp2-dev may have the same headers.
+  # --exclude-libs keeps libtandem.so from re-exporting libsrtp's symbols.
+  # TANDEM_DEBIAN_SRTP2=ON links Debian's libsrtp2-1 (NSS) instead, only to compare (it needs libsrtp2-dev).
+  option(TANDEM_DEBIAN_SRTP2 "link Debian's NSS-based libsrtp2 (slower, allocates per packet), for comparisons" OFF)
+  if(TANDEM_DEBIAN_SRTP2)
+    tandem_require_lib(TANDEM_SRTP2 srtp2)
+    tandem_import(tandem::srtp2 LIBS ${TANDEM_SRTP2})
+  else()
+    tandem_native_deps(TANDEM_NATIVE_DEPS_PREFIX)
+    find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+    tandem_import(tandem::srtp2 LIBS "${TANDEM_NATIVE_DEPS_PREFIX}/lib/libsrtp2.a" OpenSSL::Crypto
+                  INCLUDES "${TANDEM_NATIVE_DEPS_PREFIX}/include")
+    set_property(TARGET tandem::srtp2 APPEND PROPERTY INTERFACE_LINK_OPTIONS "LINKER:--exclude-libs,libsrtp2.a")
+  endif()
   tandem_import(tandem::usrsctp LIBS ${TANDEM_USRSCTP} Threads::Threads)
   tandem_import(tandem::opus LIBS ${TANDEM_OPUS})
   tandem_import(tandem::vpx LIBS ${TANDEM_VPX})

@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 want_browser=1
 [ "${1:-}" = "--no-browser" ] && want_browser=0
 
+# libsrtp2 is built from Debian's source package on OpenSSL (libssl-dev) by scripts/build-native-deps.sh (dpkg-dev
+# unpacks the sources); Debian's libsrtp2-dev (NSS) is only needed for cmake -DTANDEM_DEBIAN_SRTP2=ON comparisons.
 packages=(build-essential cmake ninja-build pkg-config python3 git
-          libmbedtls-dev libsrtp2-dev libusrsctp-dev libprotobuf-dev protobuf-compiler catch2
+          libmbedtls-dev libssl-dev libusrsctp-dev libprotobuf-dev protobuf-compiler catch2
           libopus-dev libvpx-dev
           emscripten node-acorn dpkg-dev)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -32,7 +32,8 @@ run_ctest() {
   fi
 }
 
-step "native: configure, build, test"
+step "native: dependencies (libsrtp2 on OpenSSL, cached), configure, build, test"
+bash scripts/build-native-deps.sh >/dev/null   # builds once per input change; each native configure reuses it
 cmake --preset native >/dev/null
 cmake --build --preset native
 run_ctest native

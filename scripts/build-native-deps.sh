@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds the native dependencies that tandem does not take from Debian's binary packages: today only libsrtp2,
+# from Debian's *source* package (the same 2.5.0 as the wasm build), as a static, position-independent library
+# on the OpenSSL crypto backend.
+#
+# Why not Debian's libsrtp2-1: it is built on NSS, which creates crypto contexts per packet (14 heap allocations
+# per AES-CM packet, 5 per AES-GCM packet, ~2.8 us to protect 100 bytes). On OpenSSL, with the one patch in
+# scripts/patches/native/ (HMAC-SHA1 without OpenSSL 3.0's per-packet context copy), a packet allocates nothing
+# and AES-CM protects 100 bytes in ~0.35 us (AES-NI, SHA-NI). mbedTLS 2.28 (the wasm backend) also allocates
+# nothing but its GCM is ~8x slower than OpenSSL's at 1200 bytes. Figures: bench/RESULTS.md, issue 3 section.
+#
+# Output: a prefix with include/ and lib/ under $TANDEM_CACHE (default ~/.cache/tandem)/native-deps/<key>, the
+# key hashed from this script, its patches, the source package version, the OpenSSL headers' package version,
+# the C compiler and the build type: an unchanged setup returns at once, any change builds a fresh prefix
+# (about 10 s on 2 cores). Prints the prefix as the last line of stdout; everything else goes to stderr.
+# cmake/Dependencies.cmake runs this script at configure time (unless TANDEM_NATIVE_DEPS names a prefix).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
+jobs=${JOBS:-$(nproc)}
+build_type=${NATIVE_DEPS_BUILD_TYPE:-Release}
+cc=${CC:-cc}
+packages=(libsrtp2)
+unset CFLAGS CPPFLAGS LDFLAGS   # not part of the key, so they must not change what gets built
+log() { echo "[native-deps] $*" >&2; }
+
+# deb-src entries are needed for `apt-get source`; add them once, mirroring the binary sources (as the wasm
+# script does; whichever runs first adds them).
+ensure_deb_src() {
+  if apt-get source --download-only --print-uris libsrtp2 >/dev/null 2>&1; then return; fi
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  log "adding deb-src entries for Debian source packages"
+  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+    $sudo tee /etc/apt/sources.list.d/tandem-deb-src.sources >/dev/null
+  $sudo apt-get update -qq >&2
+}
+
+ensure_deb_src
+versions=""
+for p in "${packages[@]}"; do
+  v=$(apt-cache showsrc "$p" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  [ -n "$v" ] || { log "cannot find source package $p"; exit 1; }
+  versions+="$p=$v;"
+done
+openssl_version=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null || true)
+[ -n "$openssl_version" ] || { log "libssl-dev is not installed (scripts/setup.sh installs it)"; exit 1; }
+cc_version=$("$cc" --version 2>/dev/null | head -1)
+key=$(cat "$0" "$here/patches/native/"*.patch |
+  { cat; echo "$versions|libssl-dev=$openssl_version|$cc_version|$build_type"; } | sha256sum | cut -c1-16)
+prefix="$cache/native-deps/$key"
+if [ -f "$prefix/.complete" ]; then
+  log "cached: $prefix"
+  echo "$prefix"
+  exit 0
+fi
+
+# One build per key at a time (the native, ASan and TSan configures, several work trees, CI); whoever waited
+# finds the finished prefix.
+mkdir -p "$cache/native-deps"
+exec 9>"$cache/native-deps/$key.lock"
+if ! flock -n 9; then
+  log "another build of $key is running; waiting for it"
+  flock 9
+fi
+if [ -f "$prefix/.complete" ]; then
+  log "cached (built meanwhile): $prefix"
+  echo "$prefix"
+  exit 0
+fi
+
+src="$cache/native-deps/src-$key"
+rm -rf "$src" "$prefix"
+mkdir -p "$src"
+cd "$src"
+log "fetching source packages: $versions"
+apt-get source --download-only "${packages[@]}" >&2
+for d in ./*.dsc; do dpkg-source --no-check -x "$d" >&2; done   # applies Debian's own patches too
+timed() { local t=$SECONDS; "$@" >&2; log "$1 took $((SECONDS - t)) s"; }
+
+build_srtp() {
+  # Static and PIC: it ends up inside libtandem.so as well as in the executables. Not built with the
+  # sanitizers: the ASan/TSan presets link this same uninstrumented library (its memory comes from malloc,
+  # which the sanitizers intercept anyway). TEST_APPS for libsrtp's own self-tests, run below.
+  cd "$src"/libsrtp2-*/
+  patch -p1 -N < "$here/patches/native/libsrtp2-openssl-hmac-no-alloc.patch" >&2
+  CC="$cc" cmake -S . -B build-native -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DENABLE_OPENSSL=ON -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DTEST_APPS=ON
+  cmake --build build-native -j"$jobs"
+  # Crypto self-tests (AES-ICM, AES-GCM and HMAC-SHA1 known answers) and known SRTP packets; the
+  # minute-long rtpw/replay/roc tests are not about the backend and are skipped.
+  ctest --test-dir build-native --output-on-failure -R '^(cipher_driver|kernel_driver|srtp_driver|test_srtp)$'
+  cmake --install build-native
+}
+
+timed build_srtp
+echo "$versions" > "$prefix/VERSIONS"
+touch "$prefix/.complete"
+rm -rf "$src"
+log "built: $prefix"
+echo "$prefix"
