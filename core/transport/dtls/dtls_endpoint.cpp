@@ -1,4 +1,4 @@
-#include "core/transport/dtls_endpoint.h"
+#include "core/transport/dtls/dtls_endpoint.h"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/error.h>

@@ -1,4 +1,4 @@
-#include "core/transport/sctp_stack.h"
+#include "core/transport/sctp/sctp_stack.h"
 
 #include <catch2/catch.hpp>
 #include <functional>

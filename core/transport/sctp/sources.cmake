@@ -1,0 +1,2 @@
+file(GLOB _sctp_sources CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/*.cpp")
+target_sources(tandem_core PRIVATE ${_sctp_sources})

@@ -1,0 +1,2 @@
+file(GLOB _peer_tests CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/*.cpp")
+target_sources(tandem_tests PRIVATE ${_peer_tests})
