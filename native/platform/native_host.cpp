@@ -1,14 +1,20 @@
 // The native platform: a monotonic clock (the CPU's invariant TSC calibrated against std::chrono's steady
-// clock, or the steady clock itself), getrandom(2), one runtime thread with a timer queue, stderr for logs,
-// and AES-GCM from mbedTLS (AES-NI) completing on the runtime thread (see mbedtls_crypto.h).
+// clock, or the steady clock itself), getrandom(2), one runtime thread with a timer queue and UDP sockets
+// (an epoll loop), stderr for logs, and AES-GCM from mbedTLS (AES-NI) completing on the runtime thread (see mbedtls_crypto.h).
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <x86intrin.h>
 #endif
 
+#include <array>
 #include <cerrno>
+#include <utility>
 #include <cstdlib>
 #include <string_view>
 #include <chrono>
@@ -20,6 +26,7 @@
 #include "tandem/platform/mbedtls_crypto.h"
 #include "tandem/platform/platform.h"
 #include "tandem/platform/task_queue.h"
+#include "udp_sockets.h"
 
 namespace tandem::platform {
 namespace {
@@ -110,40 +117,60 @@ class StderrSink final : public LogSink {
   }
 };
 
-// One thread runs every task; post() from any thread wakes it.
+// One thread runs every task and serves the UDP sockets: it sleeps in epoll until a socket is readable, a
+// timer is due or post() from another thread wakes it through an eventfd. The eventfd is written only when
+// the loop sleeps (or is about to), so posting from the runtime itself, or to a busy runtime, costs no
+// system call.
 class RuntimeThread final : public TaskRunner {
  public:
-  explicit RuntimeThread(Clock& clock) : clock_(clock), thread_([this] { run(); }) {}
-  ~RuntimeThread() override { stop(); }
+  explicit RuntimeThread(Clock& clock)
+      : clock_(clock),
+        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+        wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        sockets_(epoll_fd_),
+        thread_([this] { run(); }) {}
+  ~RuntimeThread() override {
+    stop();
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+  }
 
-  // Joins the thread; queued tasks are discarded. Idempotent; not callable from the runtime itself.
+  // Joins the thread; queued tasks are discarded and sockets closed. Idempotent; not callable from the
+  // runtime itself.
   void stop() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       queue_.clear();
     }
-    wake_.notify_one();
+    wake();
     if (thread_.joinable()) thread_.join();
+    sockets_.close_all();
   }
 
+  UdpSockets& sockets() { return sockets_; }
+
   void post(Task task) override {
+    bool sleeping;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
       queue_.push(std::move(task));
+      sleeping = std::exchange(sleeping_, false);
     }
-    wake_.notify_one();
+    if (sleeping) wake();
   }
 
   TimerId post_delayed(uint64_t delay_ns, Task task) override {
     TimerId id;
+    bool sleeping;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return 0;
       id = queue_.push_at(clock_.now_ns() + delay_ns, std::move(task));
+      sleeping = std::exchange(sleeping_, false);
     }
-    wake_.notify_one();
+    if (sleeping) wake();
     return id;
   }
 
@@ -192,30 +219,81 @@ class RuntimeThread final : public TaskRunner {
   }
 
  private:
+  void wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+  }
+
   void run() {
+    epoll_event wake_event{};
+    wake_event.events = EPOLLIN;
+    wake_event.data.u64 = 0;  // socket ids start at 1
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event);
+    std::array<epoll_event, 16> events;
     std::unique_lock lock(mutex_);
+    unsigned tasks_since_poll = 0;
     while (!stopping_) {
-      if (auto task = queue_.pop_ready(clock_.now_ns())) {
-        lock.unlock();
-        (*task)();
-        task.reset();  // destroy captures outside the lock too
-        lock.lock();
-        continue;
+      // Between tasks the sockets are looked at every 32 tasks too, so a busy runtime cannot starve them.
+      if (tasks_since_poll < 32) {
+        if (auto task = queue_.pop_ready(clock_.now_ns())) {
+          lock.unlock();
+          (*task)();
+          task.reset();  // destroy captures outside the lock too
+          lock.lock();
+          ++tasks_since_poll;
+          continue;
+        }
       }
-      if (auto deadline = queue_.next_deadline()) {
+      tasks_since_poll = 0;
+      // Nothing runnable (or time to poll): sleep until a socket, a post() or the next timer.
+      int64_t timeout_ns = -1;
+      if (queue_.has_immediate()) {
+        timeout_ns = 0;  // only polling
+      } else if (auto deadline = queue_.next_deadline()) {
         const uint64_t now = clock_.now_ns();
-        if (*deadline > now) wake_.wait_for(lock, std::chrono::nanoseconds(*deadline - now));
-      } else {
-        wake_.wait(lock);
+        timeout_ns = *deadline > now ? static_cast<int64_t>(*deadline - now) : 0;
       }
+      sleeping_ = timeout_ns != 0;
+      lock.unlock();
+      const int n = wait_events(events, timeout_ns);
+      for (int i = 0; i < n; ++i) {
+        const uint64_t id = events[static_cast<size_t>(i)].data.u64;
+        if (id == 0) {
+          uint64_t count;
+          [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &count, sizeof(count));
+        } else {
+          sockets_.on_readable(static_cast<SocketId>(id));
+        }
+      }
+      lock.lock();
+      sleeping_ = false;
     }
+  }
+
+  // epoll_pwait2 takes a nanosecond timeout (Linux 5.11); older kernels get epoll_wait's milliseconds,
+  // rounded up so a timer never fires early.
+  int wait_events(std::array<epoll_event, 16>& events, int64_t timeout_ns) {
+    static bool have_pwait2 = true;
+    if (have_pwait2) {
+      timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+      const int n = static_cast<int>(::syscall(SYS_epoll_pwait2, epoll_fd_, events.data(), events.size(),
+                                               timeout_ns < 0 ? nullptr : &ts, nullptr, 0));
+      if (n >= 0 || errno != ENOSYS) return n < 0 ? 0 : n;
+      have_pwait2 = false;
+    }
+    const int timeout_ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    return n < 0 ? 0 : n;
   }
 
   Clock& clock_;
   std::mutex mutex_;
-  std::condition_variable wake_;
   TaskQueue queue_;
   bool stopping_ = false;
+  bool sleeping_ = false;  // the loop is (about to be) in epoll: post() must write the eventfd
+  int epoll_fd_;
+  int wake_fd_;
+  UdpSockets sockets_;
   std::thread thread_;  // last: starts after everything it uses exists
 };
 
@@ -224,7 +302,7 @@ class NativeHost final : public Host {
   NativeHost()
       : runtime_(process_clock()),
         crypto_(runtime_),
-        platform_{process_clock(), entropy_, runtime_, sink_, crypto_} {}
+        platform_{process_clock(), entropy_, runtime_, sink_, crypto_, &runtime_.sockets()} {}
   // The runtime stops first: a crypto completion task must not run while crypto_ is being destroyed.
   ~NativeHost() override { runtime_.stop(); }
   Platform& platform() override { return platform_; }

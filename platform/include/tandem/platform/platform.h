@@ -2,8 +2,8 @@
 //
 // core/ calls only these interfaces; native/ (POSIX threads, clock_gettime, getrandom, mbedTLS with AES-NI) and
 // wasm/ (a worker, performance.now, crypto.getRandomValues, crypto.subtle, emscripten timers) implement them.
-// The asynchronous AEAD interface lives in crypto.h. A later issue adds a datagram transport here; nothing
-// else in core/ may know what it runs on.
+// The asynchronous AEAD interface lives in crypto.h, UDP in datagram.h; nothing else in core/ may know what it
+// runs on.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "tandem/platform/crypto.h"
+#include "tandem/platform/datagram.h"
 
 namespace tandem::platform {
 
@@ -69,6 +70,7 @@ struct Platform {
   TaskRunner& runner;
   LogSink& log_sink;
   AsyncCrypto& crypto;  // completes on `runner`
+  DatagramTransport* net = nullptr;  // null where there is no UDP (browsers): the application carries datagrams
 };
 
 }  // namespace tandem::platform

@@ -1,0 +1,135 @@
+// The platform's UDP (natively: non-blocking sockets in the runtime's epoll loop, recvmmsg/sendmmsg) on
+// loopback only. Browsers have no UDP: the wasm platform says so by leaving Platform::net null.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "support/pump.h"
+#include "tandem/platform/platform.h"
+
+using namespace tandem;
+using platform::IpAddress;
+using platform::SocketAddress;
+
+namespace {
+
+struct Collector final : platform::DatagramReceiver {
+  std::mutex mutex;
+  std::vector<std::vector<uint8_t>> received;
+  std::vector<SocketAddress> senders;
+  std::atomic<size_t> count{0};
+  void on_datagrams(platform::SocketId, std::span<const platform::ReceivedDatagram> batch) override {
+    std::lock_guard lock(mutex);
+    for (const auto& d : batch) {
+      received.emplace_back(d.bytes.begin(), d.bytes.end());
+      senders.push_back(d.from);
+    }
+    count += batch.size();
+  }
+};
+
+SocketAddress loopback(bool v6) {
+  SocketAddress a;
+  if (v6) {
+    std::array<uint8_t, 16> bytes{};
+    bytes[15] = 1;
+    a.ip = IpAddress::v6(bytes);
+  } else {
+    a.ip = IpAddress::v4(127, 0, 0, 1);
+  }
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("datagram transport: batches cross loopback on IPv4 and IPv6", "[platform][net][threads]") {
+  auto host = platform::create_host();
+  platform::Platform& p = host->platform();
+  REQUIRE(p.net != nullptr);
+  for (const bool v6 : {false, true}) {
+    INFO((v6 ? "IPv6" : "IPv4"));
+    Collector a_rx, b_rx;
+    platform::SocketOpenResult a, b;
+    REQUIRE(p.runner.invoke([&] {
+      a = p.net->open(loopback(v6), a_rx);
+      b = p.net->open(loopback(v6), b_rx);
+    }));
+    REQUIRE(a.id != 0);
+    REQUIRE(b.id != 0);
+    CHECK(a.bound.port != 0);
+    CHECK(a.bound.ip == loopback(v6).ip);
+
+    // 200 datagrams of different sizes in one call: sendmmsg batches of 32, all accepted on loopback.
+    std::vector<std::vector<uint8_t>> payloads;
+    for (size_t i = 0; i < 200; ++i) payloads.emplace_back(1 + i * 7, static_cast<uint8_t>(i));
+    std::vector<platform::OutgoingDatagram> batch;
+    for (const auto& payload : payloads) batch.push_back({b.bound, payload});
+    size_t accepted = 0;
+    REQUIRE(p.runner.invoke([&] { accepted = p.net->send(a.id, batch); }));
+    CHECK(accepted == batch.size());
+    REQUIRE(test::pump_until([&] { return b_rx.count.load() == payloads.size(); }));
+    {
+      std::lock_guard lock(b_rx.mutex);
+      CHECK(b_rx.received == payloads);  // loopback keeps order and content
+      CHECK(b_rx.senders.front() == a.bound);
+    }
+    platform::DatagramStats stats;
+    REQUIRE(p.runner.invoke([&] {
+      stats = p.net->stats();
+      p.net->close(a.id);
+      p.net->close(b.id);
+    }));
+    CHECK(stats.send_calls < 20);  // batched: 200 datagrams in far fewer system calls
+    CHECK(stats.receive_calls < 200);
+  }
+}
+
+TEST_CASE("datagram transport: errors are reported, not thrown", "[platform][net][threads]") {
+  auto host = platform::create_host();
+  platform::Platform& p = host->platform();
+  REQUIRE(p.net != nullptr);
+  Collector rx;
+  platform::SocketOpenResult first, second;
+  REQUIRE(p.runner.invoke([&] {
+    first = p.net->open(loopback(false), rx);
+    SocketAddress same = first.bound;
+    second = p.net->open(same, rx);  // the port is taken
+  }));
+  REQUIRE(first.id != 0);
+  CHECK(second.id == 0);
+  CHECK(second.error.find("bind") != std::string::npos);
+  // Sending on a closed or unknown socket drops and counts.
+  std::vector<uint8_t> payload(10, 1);
+  const platform::OutgoingDatagram d{first.bound, payload};
+  size_t accepted = 1;
+  platform::DatagramStats stats;
+  REQUIRE(p.runner.invoke([&] {
+    p.net->close(first.id);
+    accepted = p.net->send(first.id, std::span(&d, 1));
+    stats = p.net->stats();
+  }));
+  CHECK(accepted == 0);
+  CHECK(stats.send_drops == 1);
+  // The machine's interfaces: loopback when asked for, never link-local.
+  std::vector<IpAddress> with, without;
+  REQUIRE(p.runner.invoke([&] {
+    with = p.net->interface_addresses(true);
+    without = p.net->interface_addresses(false);
+  }));
+  bool has_loopback = false;
+  for (const auto& ip : with) has_loopback = has_loopback || ip.is_loopback();
+  CHECK(has_loopback);
+  for (const auto& ip : without) CHECK_FALSE(ip.is_loopback());
+  for (const auto& ip : with) CHECK_FALSE(ip.is_link_local());
+}
+
+TEST_CASE("datagram transport: a browser-like platform has none", "[platform][net]") {
+  auto host = platform::create_host();
+#ifdef __EMSCRIPTEN__
+  CHECK(host->platform().net == nullptr);  // the application carries datagrams (MessagePort, WebSocket)
+#else
+  CHECK(host->platform().net != nullptr);
+#endif
+}
