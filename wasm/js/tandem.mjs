@@ -41,16 +41,18 @@ export function loadProto(protoUrl = defaultProtoUrl()) {
 async function parseProto(url) {
   // Handles are uint64 with the type tag in the top byte: without a Long class they would round to doubles.
   if (!protobuf.util.Long) throw new Error('protobufjs has no Long class: 64-bit handles would lose precision');
-  let text;
-  if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    text = await readFile(url, 'utf8');
-  } else {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`fetching ${url} failed: HTTP ${res.status}`);
-    text = await res.text();
+  // tandem.proto imports its parts (peer.proto, ...) by relative path; they share one root.
+  const root = new protobuf.Root();
+  const pending = [url];
+  const seen = new Set();
+  while (pending.length > 0) {
+    const next = pending.shift();
+    if (seen.has(next.href)) continue;
+    seen.add(next.href);
+    const parsed = protobuf.parse(await readText(next), root);
+    for (const name of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) pending.push(new URL(name, next));
   }
-  const { root } = protobuf.parse(text);
+  root.resolveAll();  // fields may name types from a file parsed later
   const type = (name) => root.lookupType(`tandem.api.${name}`);
   return {
     root,
@@ -60,6 +62,16 @@ async function parseProto(url) {
     FfiEvent: type('FfiEvent'),
     ErrorCode: root.lookupEnum('tandem.api.ErrorCode'),
   };
+}
+
+async function readText(url) {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(url, 'utf8');
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`fetching ${url} failed: HTTP ${res.status}`);
+  return res.text();
 }
 
 function defaultProtoUrl() {

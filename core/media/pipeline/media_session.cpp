@@ -32,21 +32,25 @@ Result<std::unique_ptr<MediaSession>> MediaSession::create(const MediaSessionCon
   if (config.rtcp_interval_ns == 0) return Error{Errc::invalid_argument, "rtcp_interval_ns must be positive"};
   if (config.cname.empty() || config.cname.size() > 255)
     return Error{Errc::invalid_argument, "cname must be 1..255 bytes"};
-  SrtpConfig out_config{config.profile, SrtpDirection::outbound, config.local_key, config.local_salt, 128};
-  auto outbound = SrtpSession::create(out_config);
-  if (!outbound) return outbound.error();
-  SrtpConfig in_config{config.profile, SrtpDirection::inbound, config.remote_key, config.remote_salt,
-                       config.replay_window};
-  auto inbound = SrtpSession::create(in_config);
-  if (!inbound) return inbound.error();
+  std::optional<SrtpSession> outbound, inbound;
+  const bool unkeyed = config.local_key.empty() && config.local_salt.empty() && config.remote_key.empty() &&
+                       config.remote_salt.empty();
+  if (!unkeyed) {
+    auto keys = make_srtp_pair(config.profile, config.local_key, config.local_salt, config.remote_key,
+                               config.remote_salt, config.replay_window);
+    if (!keys) return keys.error();
+    outbound = std::move(keys.value().first);
+    inbound = std::move(keys.value().second);
+  }
   uint32_t ssrc = config.rtcp_ssrc;
   while (ssrc == 0) ssrc = random_u32(platform.entropy);
-  return std::unique_ptr<MediaSession>(new MediaSession(config, platform, metrics, out, std::move(outbound.value()),
-                                                        std::move(inbound.value()), ssrc));
+  return std::unique_ptr<MediaSession>(
+      new MediaSession(config, platform, metrics, out, std::move(outbound), std::move(inbound), ssrc));
 }
 
 MediaSession::MediaSession(const MediaSessionConfig& config, platform::Platform& platform, MediaMetrics& metrics,
-                           DatagramSink& out, SrtpSession outbound, SrtpSession inbound, uint32_t rtcp_ssrc)
+                           DatagramSink& out, std::optional<SrtpSession> outbound,
+                           std::optional<SrtpSession> inbound, uint32_t rtcp_ssrc)
     : config_(config),
       platform_(platform),
       metrics_(metrics),
@@ -64,6 +68,28 @@ MediaSession::MediaSession(const MediaSessionConfig& config, platform::Platform&
 }
 
 MediaSession::~MediaSession() = default;
+
+Result<std::pair<SrtpSession, SrtpSession>> MediaSession::make_srtp_pair(
+    SrtpProfile profile, std::span<const uint8_t> local_key, std::span<const uint8_t> local_salt,
+    std::span<const uint8_t> remote_key, std::span<const uint8_t> remote_salt, uint32_t replay_window) {
+  auto outbound = SrtpSession::create({profile, SrtpDirection::outbound, local_key, local_salt, 128});
+  if (!outbound) return outbound.error();
+  auto inbound = SrtpSession::create({profile, SrtpDirection::inbound, remote_key, remote_salt, replay_window});
+  if (!inbound) return inbound.error();
+  return std::pair{std::move(outbound.value()), std::move(inbound.value())};
+}
+
+Result<void> MediaSession::set_keys(SrtpProfile profile, std::span<const uint8_t> local_key,
+                                    std::span<const uint8_t> local_salt, std::span<const uint8_t> remote_key,
+                                    std::span<const uint8_t> remote_salt) {
+  if (outbound_) return Error{Errc::invalid_argument, "the session is keyed already"};
+  auto keys = make_srtp_pair(profile, local_key, local_salt, remote_key, remote_salt, config_.replay_window);
+  if (!keys) return keys.error();
+  config_.profile = profile;
+  outbound_ = std::move(keys.value().first);
+  inbound_ = std::move(keys.value().second);
+  return {};
+}
 
 Result<void> MediaSession::add_sender(RtpSendStream& stream) {
   if (std::find(senders_.begin(), senders_.end(), &stream) != senders_.end())
@@ -104,9 +130,13 @@ uint32_t MediaSession::local_ssrc() const { return senders_.empty() ? rtcp_ssrc_
 // ---- sending ------------------------------------------------------------------------------------------------
 
 Result<size_t> MediaSession::send_rtp(std::span<uint8_t> buffer, size_t size, uint64_t /*now_ns*/) {
+  if (!outbound_) {
+    ++stats_.unkeyed_drops;
+    return Error{Errc::invalid_argument, "media session not keyed yet (DTLS-SRTP has not finished)"};
+  }
   Result<size_t> protected_size = [&] {
     metrics::ScopedTimer timer(platform_.clock, metrics_.srtp_protect);
-    return outbound_.protect(buffer, size);
+    return outbound_->protect(buffer, size);
   }();
   if (!protected_size) return protected_size;
   out_.send_datagram(buffer.first(protected_size.value()));
@@ -127,6 +157,10 @@ Errc MediaSession::receive(std::span<uint8_t> datagram, uint64_t now_ns) {
     ++stats_.malformed;
     metrics_.malformed_packets.add();
     return Errc::malformed_packet;
+  }
+  if (!inbound_) {
+    ++stats_.unkeyed_drops;
+    return Errc::invalid_argument;
   }
   return rtp::is_rtcp(datagram) ? handle_rtcp(datagram, now_ns) : handle_rtp(datagram, now_ns);
 }
@@ -153,7 +187,7 @@ Errc MediaSession::count_srtp_error(Errc error) {
 Errc MediaSession::handle_rtp(std::span<uint8_t> datagram, uint64_t now_ns) {
   Result<size_t> plain = [&] {
     metrics::ScopedTimer timer(platform_.clock, metrics_.srtp_unprotect);
-    return inbound_.unprotect(datagram);
+    return inbound_->unprotect(datagram);
   }();
   if (!plain) return count_srtp_error(plain.error().code);
   Result<rtp::RtpPacketView> packet = [&] {
@@ -180,7 +214,7 @@ Errc MediaSession::handle_rtp(std::span<uint8_t> datagram, uint64_t now_ns) {
 Errc MediaSession::handle_rtcp(std::span<uint8_t> datagram, uint64_t now_ns) {
   Result<size_t> plain = [&] {
     metrics::ScopedTimer timer(platform_.clock, metrics_.srtp_unprotect);
-    return inbound_.unprotect_rtcp(datagram);
+    return inbound_->unprotect_rtcp(datagram);
   }();
   if (!plain) return count_srtp_error(plain.error().code);
   auto compound = rtp::parse_rtcp(datagram.first(plain.value()));
@@ -288,6 +322,7 @@ Result<void> MediaSession::begin_compound(rtp::RtcpCompoundWriter& writer, uint6
 }
 
 void MediaSession::run_rtcp(uint64_t now_ns, bool report_due, bool bye) {
+  if (!outbound_) return;  // nothing can be protected yet; reports resume once keyed
   // Leave room for the SRTCP trailer after the compound packet.
   rtp::RtcpCompoundWriter writer(std::span<uint8_t>(rtcp_buffer_).first(kMaxDatagramSize));
   bool begun = false;
@@ -321,7 +356,7 @@ void MediaSession::run_rtcp(uint64_t now_ns, bool report_due, bool bye) {
   if (!begun) return;
   Result<size_t> protected_size = [&] {
     metrics::ScopedTimer timer(platform_.clock, metrics_.srtp_protect);
-    return outbound_.protect_rtcp(rtcp_buffer_, writer.size());
+    return outbound_->protect_rtcp(rtcp_buffer_, writer.size());
   }();
   if (!protected_size) return;  // only a bug gets here (sizes are bounded); nothing to send
   out_.send_datagram(std::span<const uint8_t>(rtcp_buffer_).first(protected_size.value()));

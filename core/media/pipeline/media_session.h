@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <vector>
@@ -66,6 +67,7 @@ struct MediaSessionStats {
   uint64_t unknown_ssrc = 0;
   uint64_t nack_packets_sent = 0;
   uint64_t pli_sent = 0;
+  uint64_t unkeyed_drops = 0;  // sent or received before set_keys(): not protected, so not sent / not accepted
   std::optional<uint64_t> rtt_ns;
 };
 
@@ -80,6 +82,12 @@ class MediaSession final : public RtpPacketOutput {
   // Errc::invalid_argument if the SSRC is already used by a stream of the same direction, or the stream is
   // already added.
   Result<void> add_sender(RtpSendStream& stream);
+  // Keys a session created without keys (all four key/salt spans empty): DTLS-SRTP exports them only after
+  // the handshake, while tracks are added before. Until then nothing is sent and nothing accepted (counted
+  // in unkeyed_drops); RTCP waits. Errc::invalid_argument if the session is keyed already.
+  Result<void> set_keys(SrtpProfile profile, std::span<const uint8_t> local_key, std::span<const uint8_t> local_salt,
+                        std::span<const uint8_t> remote_key, std::span<const uint8_t> remote_salt);
+  bool keyed() const { return outbound_.has_value(); }
   Result<void> add_receiver(RtpReceiveStream& stream);
   void remove_sender(RtpSendStream& stream);
   void remove_receiver(RtpReceiveStream& stream);
@@ -104,7 +112,11 @@ class MediaSession final : public RtpPacketOutput {
 
  private:
   MediaSession(const MediaSessionConfig& config, platform::Platform& platform, MediaMetrics& metrics,
-               DatagramSink& out, SrtpSession outbound, SrtpSession inbound, uint32_t rtcp_ssrc);
+               DatagramSink& out, std::optional<SrtpSession> outbound, std::optional<SrtpSession> inbound,
+               uint32_t rtcp_ssrc);
+  static Result<std::pair<SrtpSession, SrtpSession>> make_srtp_pair(
+      SrtpProfile profile, std::span<const uint8_t> local_key, std::span<const uint8_t> local_salt,
+      std::span<const uint8_t> remote_key, std::span<const uint8_t> remote_salt, uint32_t replay_window);
   Errc handle_rtp(std::span<uint8_t> datagram, uint64_t now_ns);
   Errc handle_rtcp(std::span<uint8_t> datagram, uint64_t now_ns);
   void on_report_block(const rtp::ReportBlock& block, uint64_t now_ns);
@@ -122,8 +134,8 @@ class MediaSession final : public RtpPacketOutput {
   platform::Platform& platform_;
   MediaMetrics& metrics_;
   DatagramSink& out_;
-  SrtpSession outbound_;
-  SrtpSession inbound_;
+  std::optional<SrtpSession> outbound_;  // empty until keyed (DTLS-SRTP keys arrive after the handshake)
+  std::optional<SrtpSession> inbound_;
   uint32_t rtcp_ssrc_;
   std::vector<RtpSendStream*> senders_;    // reserved at creation (kMaxStreams)
   std::vector<RtpReceiveStream*> receivers_;

@@ -231,6 +231,44 @@ TEST_CASE("media session: rejects duplicate streams and bad configuration", "[me
   CHECK(MediaSession::create(bad, pair.fake.platform, pair.a().metrics, pair.a()).code() == Errc::invalid_argument);
 }
 
+TEST_CASE("media session: created without keys, it sends and accepts nothing until keyed", "[media-session]") {
+  SessionPair pair;  // a and b keyed as usual; an unkeyed session replaces b's, as a peer before DTLS-SRTP
+  MediaSessionConfig unkeyed;
+  unkeyed.cname = "late";
+  auto late = MediaSession::create(unkeyed, pair.fake.platform, pair.b().metrics, pair.b());
+  REQUIRE(late.ok());
+  pair.b().session = std::move(late.value());
+  MediaSession& b = *pair.b().session;
+  CHECK_FALSE(b.keyed());
+  ScriptedSender from_b(0xb0b, b);
+  REQUIRE(b.add_sender(from_b).ok());
+  CHECK(from_b.send(pair.now()).code() == Errc::invalid_argument);
+  CHECK(pair.b().sent == 0);  // nothing leaves unprotected
+  ScriptedSender from_a(0xa0a, *pair.a().session);
+  ScriptedReceiver at_b(0xa0a);
+  REQUIRE(b.add_receiver(at_b).ok());
+  REQUIRE(from_a.send(pair.now()).ok());
+  pair.run_until(pair.now() + 50 * kMs);
+  CHECK(at_b.packets == 0);
+  CHECK(b.stats().unkeyed_drops == 2);
+
+  // The keys b would have had (the same bytes SessionPair gives peer b), then traffic flows both ways.
+  const auto key_a = test::test_key_bytes(16, 1), salt_a = test::test_key_bytes(14, 2);
+  const auto key_b = test::test_key_bytes(16, 3), salt_b = test::test_key_bytes(14, 4);
+  REQUIRE(b.set_keys(SrtpProfile::aes_cm_128_hmac_sha1_80, key_b, salt_b, key_a, salt_a).ok());
+  CHECK(b.keyed());
+  CHECK(b.set_keys(SrtpProfile::aes_cm_128_hmac_sha1_80, key_b, salt_b, key_a, salt_a).code() ==
+        Errc::invalid_argument);
+  REQUIRE(from_a.send(pair.now()).ok());
+  ScriptedReceiver at_a(0xb0b);
+  REQUIRE(pair.a().session->add_receiver(at_a).ok());
+  REQUIRE(from_b.send(pair.now()).ok());
+  pair.run_until(pair.now() + 50 * kMs);
+  CHECK(at_b.packets == 1);
+  CHECK(at_a.packets == 1);
+  CHECK(at_b.corrupt + at_a.corrupt == 0);
+}
+
 TEST_CASE("media session: no allocation per packet on the send and receive paths", "[media-session]") {
   SessionPair pair;
   ScriptedSender tx(0x6666, *pair.a().session);
