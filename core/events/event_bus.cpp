@@ -23,7 +23,11 @@ bool is_known(EventKind kind) {
     case EventKind::request_complete:
     case EventKind::media_packets:
     case EventKind::audio_frame:
-    case EventKind::video_frame: return true;
+    case EventKind::video_frame:
+    case EventKind::peer_event:
+    case EventKind::data_channel_state:
+    case EventKind::data_channel_message:
+    case EventKind::peer_datagrams: return true;
   }
   return false;
 }

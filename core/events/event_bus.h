@@ -44,6 +44,10 @@ enum class EventKind : uint8_t {
   media_packets = 14,
   audio_frame = 15,
   video_frame = 16,
+  peer_event = 17,
+  data_channel_state = 18,
+  data_channel_message = 19,
+  peer_datagrams = 20,
 };
 inline constexpr unsigned kMaxEventKinds = 64;
 bool is_known(EventKind kind);

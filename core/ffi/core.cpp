@@ -4,6 +4,7 @@
 
 #include "core/ffi/load_generator.h"
 #include "core/ffi/media_hub.h"
+#include "core/ffi/peer_hub.h"
 #include "core/ffi/metrics_proto.h"
 #include "core/metrics/timer.h"
 #include "proto/tandem.pb.h"
@@ -16,7 +17,10 @@ constexpr const char* kRequestKindNames[] = {
     "invalid",          "dispose",          "get_metrics",           "configure_metrics",   "subscribe",
     "unsubscribe",      "ping",             "drop_handle",           "load_generator",      "create_media_session",
     "deliver_media_packets", "set_impairment", "create_audio_source", "capture_audio_frame", "create_audio_stream",
-    "create_video_source", "capture_video_frame", "create_video_stream", "get_media_stats"};
+    "create_video_source", "capture_video_frame", "create_video_stream", "get_media_stats", "create_peer",
+    "create_offer", "create_answer", "set_remote_description", "add_ice_candidate", "add_track",
+    "create_data_channel", "send_data", "set_buffered_amount_low_threshold", "close_data_channel", "close_peer",
+    "deliver_peer_datagrams", "get_peer_stats"};
 
 // Requests are parsed into a per-thread arena whose first block is reused, so parsing a typical request and
 // building its response allocate nothing from the heap in steady state (bytes/strings longer than the
@@ -58,6 +62,7 @@ Core::Core(platform::Platform& platform, EventCallback on_event)
           },
           [this] { post_guarded([this] { bus_.drain(); }); }),
       media_(std::make_unique<MediaHub>(*this)),
+      peers_(std::make_unique<PeerHub>(*this, *media_)),
       handles_(&registry_, &platform.clock),
       logger_(
           platform.clock, &platform.log_sink,
@@ -66,6 +71,7 @@ Core::Core(platform::Platform& platform, EventCallback on_event)
       reporter_(platform.runner, platform.clock, registry_,
                 [this](const metrics::Snapshot& s) { publish_report(s); }),
       request_errors_(registry_.counter("ffi_request_errors")) {
+  static_assert(std::size(kRequestKindNames) == kRequestKinds);
   for (size_t k = 0; k < kRequestKinds; ++k) {
     request_hist_[k] = &registry_.histogram("ffi_request", std::string("kind=") + kRequestKindNames[k]);
   }
@@ -112,16 +118,25 @@ void Core::post_guarded(platform::Task task) {
 }
 
 Result<void> Core::handle_media(const api::FfiRequest& req, api::FfiResponse& resp) {
-  // Media objects live on the runtime: hop there (natively this caller waits; in wasm we are already there).
+  // Media and peer objects live on the runtime: hop there (natively this caller waits; in wasm we are
+  // already there).
   Result<void> r = fail(Errc::disposed, "the runtime is stopping");
-  platform_.runner.invoke([&] { r = media_->handle(req, resp); });
+  if (PeerHub::serves(req.message_case())) {
+    platform_.runner.invoke([&] { r = peers_->handle(req, resp); });
+  } else {
+    platform_.runner.invoke([&] { r = media_->handle(req, resp); });
+  }
   return r;
 }
 
 void Core::shutdown() {
   const bool first = !disposed_.exchange(true);
   // Tear the media objects down on the runtime while it still runs (their crypto and timers belong to it).
-  if (first) platform_.runner.invoke([this] { media_->close(); });
+  // Peers first: they detach from their media sessions.
+  if (first) platform_.runner.invoke([this] {
+    peers_->close();
+    media_->close();
+  });
   reporter_.stop();
   std::lock_guard lock(generators_mutex_);
   for (auto& weak : generators_) {
@@ -187,7 +202,20 @@ void Core::dispatch(const api::FfiRequest& req, api::FfiResponse& resp) {
       case api::FfiRequest::kCreateVideoSource:
       case api::FfiRequest::kCaptureVideoFrame:
       case api::FfiRequest::kCreateVideoStream:
-      case api::FfiRequest::kGetMediaStats: r = handle_media(req, resp); break;
+      case api::FfiRequest::kGetMediaStats:
+      case api::FfiRequest::kCreatePeer:
+      case api::FfiRequest::kCreateOffer:
+      case api::FfiRequest::kCreateAnswer:
+      case api::FfiRequest::kSetRemoteDescription:
+      case api::FfiRequest::kAddIceCandidate:
+      case api::FfiRequest::kAddTrack:
+      case api::FfiRequest::kCreateDataChannel:
+      case api::FfiRequest::kSendData:
+      case api::FfiRequest::kSetBufferedAmountLowThreshold:
+      case api::FfiRequest::kCloseDataChannel:
+      case api::FfiRequest::kClosePeer:
+      case api::FfiRequest::kDeliverPeerDatagrams:
+      case api::FfiRequest::kGetPeerStats: r = handle_media(req, resp); break;
       case api::FfiRequest::MESSAGE_NOT_SET:
         r = fail(Errc::unknown_request, "the request names no kind this build knows");
         break;

@@ -33,6 +33,7 @@ namespace tandem::ffi {
 
 class LoadGenerator;
 class MediaHub;
+class PeerHub;
 
 // subscription: the SUBSCRIPTION handle the event was delivered for, or 0 for a request completion (the
 // event's async_id names the request). The bytes are an encoded FfiEvent, valid only during the call.
@@ -89,6 +90,7 @@ class Core {
   events::EventBus bus_;
   // Media objects are named by handles whose deleters call into the hub: it must outlive the table.
   std::unique_ptr<MediaHub> media_;
+  std::unique_ptr<PeerHub> peers_;  // after media_: a peer's session lives in the media hub
   HandleTable handles_;
   log::Logger logger_;
   metrics::Reporter reporter_;
@@ -101,7 +103,7 @@ class Core {
   std::vector<std::weak_ptr<LoadGenerator>> generators_;
 
   // ffi_request{kind=...} by FfiRequest oneof case (index 0: unknown / malformed).
-  static constexpr size_t kRequestKinds = 19;
+  static constexpr size_t kRequestKinds = 32;
   std::array<metrics::Histogram*, kRequestKinds> request_hist_{};
   metrics::Counter& request_errors_;
   friend class LoadGenerator;

@@ -189,6 +189,29 @@ Result<void> MediaHub::create_session(const api::FfiRequest& req, api::FfiRespon
   return {};
 }
 
+Result<SessionObject*> MediaHub::create_peer_session(const std::string& cname) {
+  if (closed_.load()) return Error{Errc::disposed, "the core was disposed"};
+  media::MediaSessionConfig config;  // no keys: DTLS-SRTP provides them after the handshake
+  if (!cname.empty()) config.cname = cname;
+  auto object = std::make_unique<SessionObject>(*this);
+  auto session = media::MediaSession::create(config, core_.platform(), metrics(), *object);
+  if (!session) return session.error();
+  object->session = std::move(session.value());
+  object->batch.reserve(64 * 1024);
+  object->batch_sizes.reserve(128);
+  SessionObject* s = object.get();
+  auto handle = adopt(std::move(object), HandleType::media_session);
+  if (!handle) return handle.error();
+  ++s->users;
+  schedule(*s);
+  return s;
+}
+
+void MediaHub::detach_user(SessionObject& session) {
+  --session.users;
+  if (session.handle_dropped && session.users == 0) release(&session);
+}
+
 Result<void> MediaHub::deliver(const api::FfiRequest& req, api::FfiResponse& resp) {
   const auto& r = req.deliver_media_packets();
   auto s = lookup<SessionObject>(r.session(), HandleType::media_session);

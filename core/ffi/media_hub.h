@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/common/error.h"
@@ -58,6 +59,10 @@ class MediaHub {
   void request_flush(SessionObject& session);  // publish its pending datagrams at the end of this task
   void release(MediaObject* object);        // runtime: tear down and free (or keep a used session)
   void on_handle_dropped(MediaObject* object);  // any thread
+  // A peer connection's session: unkeyed (DTLS-SRTP keys it), adopted under a MEDIA_SESSION handle, with the
+  // peer counted as a user until detach_user().
+  Result<SessionObject*> create_peer_session(const std::string& cname);
+  void detach_user(SessionObject& session);
 
  private:
   template <class T>

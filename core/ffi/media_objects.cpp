@@ -43,6 +43,10 @@ void SessionObject::teardown() {
 }
 
 void SessionObject::send_datagram(std::span<const uint8_t> datagram) {
+  if (route) {
+    route->send_datagram(datagram);
+    return;
+  }
   auto& clock = hub.core().platform().clock;
   if (link) {
     // The simulated network holds it; the hub's timer moves it to the batch when it "arrives".
@@ -92,9 +96,8 @@ void SessionObject::stats(api::GetMediaStatsResponse& out) const {
 // ---- sources and streams ------------------------------------------------------------------------------------
 
 void AttachedObject::detach() {
-  --session.users;
   keys.reset();
-  if (session.handle_dropped && session.users == 0) hub.release(&session);
+  hub.detach_user(session);
 }
 
 void AudioSourceObject::stats(api::GetMediaStatsResponse& out) const {

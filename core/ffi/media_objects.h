@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,8 @@ class SessionObject final : public MediaObject, public media::DatagramSink, publ
   void drain_link(uint64_t now_ns);
 
   std::unique_ptr<media::MediaSession> session;
+  // A peer connection's session: datagrams go to the peer (which carries them over ICE) instead of a batch.
+  media::DatagramSink* route = nullptr;
   std::optional<sim::NetworkLink> link;  // outbound impairment, if configured
   uint32_t users = 0;                    // sources and streams attached
   bool handle_dropped = false;
@@ -107,6 +110,8 @@ class AudioSourceObject final : public AttachedObject {
   void stats(api::GetMediaStatsResponse& out) const override;
   std::unique_ptr<media::AudioSender> sender;
   std::vector<int16_t> pcm;  // the captured frame, decoded from little-endian bytes
+  uint8_t payload_type = 0;
+  std::string codec_name;  // as SDP names it: "opus", "PCMU", "PCMA"
 };
 
 class VideoSourceObject final : public AttachedObject {
@@ -115,6 +120,7 @@ class VideoSourceObject final : public AttachedObject {
   void teardown() override { teardown_sender(sender); }
   void stats(api::GetMediaStatsResponse& out) const override;
   std::unique_ptr<media::VideoSender> sender;
+  uint8_t payload_type = 0;
 };
 
 class AudioStreamObject final : public AttachedObject, public media::AudioFrameSink {

@@ -42,6 +42,9 @@ Result<void> MediaHub::create_audio_source(const api::FfiRequest& req, api::FfiR
   object->keys = std::move(keys.value());
   object->sender = std::move(sender.value());
   object->pcm.resize(object->sender->samples_per_frame() * static_cast<size_t>(config.channels));
+  object->payload_type = pt.value();
+  object->codec_name = config.codec == media::AudioCodec::opus ? "opus"
+                       : config.codec == media::AudioCodec::pcmu ? "PCMU" : "PCMA";
   const uint32_t ssrc = object->sender->ssrc();
   auto handle = adopt(std::move(object), HandleType::audio_source);
   if (!handle) return handle.error();
@@ -128,6 +131,7 @@ Result<void> MediaHub::create_video_source(const api::FfiRequest& req, api::FfiR
   auto object = std::make_unique<VideoSourceObject>(*this, HandleType::video_source, session);
   object->keys = std::move(keys.value());
   object->sender = std::move(sender.value());
+  object->payload_type = pt.value();
   const uint32_t ssrc = object->sender->ssrc();
   auto handle = adopt(std::move(object), HandleType::video_source);
   if (!handle) return handle.error();

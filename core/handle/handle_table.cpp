@@ -76,6 +76,8 @@ std::string_view to_string(HandleType type) {
     case HandleType::audio_stream: return "audio_stream";
     case HandleType::video_source: return "video_source";
     case HandleType::video_stream: return "video_stream";
+    case HandleType::peer_connection: return "peer_connection";
+    case HandleType::data_channel: return "data_channel";
   }
   return "unknown";
 }

@@ -46,8 +46,10 @@ enum class HandleType : uint8_t {
   audio_stream = 6,
   video_source = 7,
   video_stream = 8,
+  peer_connection = 9,
+  data_channel = 10,
 };
-inline constexpr size_t kHandleTypeCount = 9;
+inline constexpr size_t kHandleTypeCount = 11;
 std::string_view to_string(HandleType type);
 
 constexpr HandleType handle_type_of(Handle h) { return static_cast<HandleType>(h >> 56); }

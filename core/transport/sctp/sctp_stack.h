@@ -4,15 +4,24 @@
 // An SctpEndpoint is one SCTP association whose packets never touch a socket: handle_datagram() feeds a packet
 // that arrived (from DTLS), poll_transmit() hands out the packets usrsctp wants to send, poll_event() the
 // association events and received messages, and handle_timeout(now) drives usrsctp's timers (usrsctp runs with
-// no threads of its own). Time is always an argument.
+// no threads of its own: usrsctp_init_nothreads). Time is always an argument.
 //
-// usrsctp is process-global: one stack, one timer wheel and one pair of C callbacks for every association in
-// the process. The .cpp keeps that in one place: it initialises usrsctp when the first endpoint is created and
-// finishes it after the last one is gone, gives each endpoint an opaque AF_CONN address, and routes the
-// callbacks to the endpoint owning that address. usrsctp calls those callbacks re-entrantly (a packet fed in
-// can make it send packets and deliver messages before usrsctp_conninput returns, and a timer that fires while
-// one endpoint drives time can concern another one), so they only append to the owning endpoint's queues,
-// under that endpoint's lock; nothing ever calls back into usrsctp from a callback.
+// Not all of usrsctp's time is ours: besides the timers we drive, it reads the wall clock (gettimeofday) for RTT
+// samples, to decide which chunks a T3 timeout retransmits (those sent more than one RTO ago) and for PR-SCTP
+// lifetimes. The caller's time must therefore advance at the wall clock's rate, as the runtime's clock does.
+// A simulation running faster than real time has to make usrsctp's wall clock follow its own (the tests do:
+// tests/core/transport/sctp/usrsctp_test_clock.h); otherwise a T3 timeout retransmits nothing and the
+// association stalls.
+//
+// usrsctp is process-global: one stack, one timer wheel and one output callback for every association in the
+// process. usrsctp_runtime.h keeps that in one place: it initialises usrsctp when the first endpoint is created
+// and finishes it after the last one is gone, gives each endpoint an opaque AF_CONN address, and routes the
+// output callback to the endpoint owning that address. usrsctp calls it re-entrantly (a packet fed in can make it send
+// packets before usrsctp_conninput returns, and a timer that fires while one endpoint drives time can concern
+// another one), so it only appends to the owning endpoint's packet queue, under that endpoint's lock.
+// Received messages and notifications are not pushed by callbacks: poll_event() reads them from the socket
+// (usrsctp_recvv into a buffer the endpoint reuses), so nothing is copied twice and a receiver that stops
+// polling closes its receive window (real flow control) instead of growing a queue.
 //
 // Both peers call connect(): WebRTC's SCTP association opens simultaneously from both sides (the INIT
 // collision case of RFC 4960 section 5.2.1), which is how libwebrtc and Firefox drive usrsctp too.
@@ -25,12 +34,56 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/common/error.h"
 
 namespace tandem::transport {
+
+// Throughput tuning. 0 in any field leaves usrsctp's own default (SctpTuning::usrsctp_defaults() is all 0).
+//
+// What we chose and why (usrsctp defaults in brackets; libdatachannel's published settings for reference):
+//  - send/receive buffer 1 MiB [~228 KiB each; libdatachannel 1 MiB]. The receive buffer is the window the
+//    peer may have in flight: at 228 KiB a 50 ms RTT caps a transfer at ~36 Mbit/s, 1 MiB lifts that to
+//    ~160 Mbit/s. The send buffer must hold at least one maximum-size message (usrsctp refuses a message larger
+//    than it with EMSGSIZE) and should cover a window's worth of unacknowledged data; beyond it our own
+//    per-channel queues take over (DataChannelTransport), so a larger one only hides bufferedAmount.
+//  - initial congestion window 10 MTUs [3; libdatachannel 10]: the RFC 6928 value TCP has used for a decade;
+//    a short burst of messages (a chat history, a small file) leaves in the first round trip instead of three.
+//    usrsctp caps it at max_burst, hence the next line. PROCESS-WIDE in usrsctp (a sysctl): set just before
+//    each connect(), so endpoints that connect concurrently on different threads with different values race.
+//  - max burst 10 packets [4; libdatachannel 10]: how many packets one SACK may release at once; 4 throttles
+//    slow start when SACKs are delayed or lost, 10 matches the initial window above.
+//  - delayed SACK 20 ms [200 ms; libdatachannel 20 ms]: SCTP acknowledges every second packet anyway; the
+//    timer only matters for a lone packet (the last of a burst, a single small message), where a 200 ms wait
+//    stalls the sender's window and delays its RTO estimate. 20 ms stays above our timer granularity (10 ms).
+//  - RTO min 200 ms [1000 ms; libdatachannel 200 ms], initial 1000 ms [3000 ms], max 10 s [60 s]: RFC 4960's
+//    1 s minimum was designed for the 1990s Internet; a loss that fast retransmit cannot repair (the tail of a
+//    burst) would stall a channel for a full second. 200 ms is still well above WebRTC RTTs inside a region,
+//    and the initial 1 s is RFC 6298's value. A 10 s ceiling keeps a channel that lost connectivity briefly
+//    from waiting a minute after the path comes back.
+//    The receive buffer also keeps usrsctp's partial delivery (handing over a message before it is complete,
+//    from half the buffer on) away from messages up to max_message_size (256 KiB): in usrsctp 0.9.5, when
+//    PR-SCTP abandons an ordered message that was half handed over, the socket stops delivering data (tested
+//    in data_channel_lossy_test.cpp). Keep it at 2 x max_message_size or more.
+//  - MTU: SctpOptions::mtu (1160), not a tuning knob: it is fixed by DTLS's datagram size, not by throughput.
+//  - max_chunks_on_queue 8192 [512]: PROCESS-WIDE. usrsctp refuses new messages once that many chunks are
+//    queued or in flight, which with small messages (1 KiB: 512 KiB) empties the pipe before the 1 MiB buffer
+//    is full; set at the first endpoint's creation.
+struct SctpTuning {
+  uint32_t send_buffer_bytes = 1024 * 1024;
+  uint32_t receive_buffer_bytes = 1024 * 1024;
+  uint32_t initial_cwnd_mtus = 10;
+  uint32_t max_burst = 10;
+  uint32_t delayed_sack_ms = 20;
+  uint32_t rto_initial_ms = 1000;
+  uint32_t rto_min_ms = 200;
+  uint32_t rto_max_ms = 10'000;
+  uint32_t max_chunks_on_queue = 8192;
+
+  static SctpTuning usrsctp_defaults() { return {0, 0, 0, 0, 0, 0, 0, 0, 0}; }
+};
 
 struct SctpOptions {
   uint16_t local_port = 5000;  // the SCTP port (RFC 8841's default, which browsers use)
@@ -41,20 +94,58 @@ struct SctpOptions {
   // How often usrsctp's timers want a tick while an association exists. usrsctp cannot report its next
   // deadline, so next_timeout() polls at this period; 10 ms is what usrsctp's own timer thread does.
   uint32_t timer_granularity_ms = 10;
+  // Largest message, both ways (a=max-message-size, RFC 8841): larger ones are refused by send() and dropped
+  // (counted) on receipt. It must fit the send buffer (SctpTuning), else create() fails.
+  uint32_t max_message_size = 256 * 1024;
+  SctpTuning tuning;
+};
+
+// How long a message may be retried (PR-SCTP, RFC 3758), per message.
+enum class SctpReliability : uint8_t {
+  reliable,         // retransmitted until acknowledged
+  max_retransmits,  // abandoned after `reliability_value` retransmissions (0: sent once)
+  max_lifetime,     // abandoned `reliability_value` ms after send() if not acknowledged
+};
+
+struct SctpSendOptions {
+  bool unordered = false;
+  SctpReliability reliability = SctpReliability::reliable;
+  uint32_t reliability_value = 0;
 };
 
 enum class SctpEventKind : uint8_t {
-  connected,  // SCTP_COMM_UP: the association is established and send() works
-  message,    // a complete message arrived on `stream` with `ppid`
-  closed,     // the association ended (aborted, shut down, or never came up); `reason` says which
+  connected,     // SCTP_COMM_UP: the association is established and send() works
+  message,       // a complete message arrived on `stream` with `ppid`
+  stream_reset,  // RFC 6525 stream reset: see `incoming`, `outgoing`, `failed`, `streams`
+  closed,        // the association ended (aborted, shut down, or never came up); `reason` says which
 };
 
+// Views (`payload`, `streams`) are valid until the next poll_event() call or the endpoint's destruction.
 struct SctpEvent {
   SctpEventKind kind = SctpEventKind::message;
   uint16_t stream = 0;
   uint32_t ppid = 0;  // payload protocol identifier, host order (WebRTC: 50 DCEP, 51 string, 53 binary, ...)
-  std::vector<uint8_t> payload;
-  std::string reason;
+  std::span<const uint8_t> payload;
+  std::span<const uint16_t> streams;  // stream_reset: the streams concerned
+  bool incoming = false;  // stream_reset: the peer reset its outgoing side of `streams` (our incoming)
+  bool outgoing = false;  // stream_reset: our request to reset our outgoing `streams` was answered
+  bool failed = false;    // stream_reset: ... and the peer denied it or it failed
+  std::string_view reason;  // closed
+};
+
+// Counters of one association. Packets and chunks are observed on the wire (what poll_transmit hands out and
+// handle_datagram accepts); abandoned_data_chunks is usrsctp's own PR-SCTP count.
+struct SctpStats {
+  uint64_t packets_sent = 0;
+  uint64_t bytes_sent = 0;  // SCTP packet bytes
+  uint64_t packets_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t malformed_packets = 0;           // rejected by handle_datagram (short, bad CRC32c)
+  uint64_t data_chunks_sent = 0;            // DATA / I-DATA chunks, first transmissions and retransmissions
+  uint64_t retransmitted_data_chunks = 0;   // ... of which a TSN that had been sent before
+  uint64_t abandoned_data_chunks = 0;       // PR-SCTP: given up before or after being sent (usrsctp counts)
+  uint64_t oversized_messages_dropped = 0;  // received messages larger than max_message_size
+  uint64_t partial_messages_aborted = 0;    // a message abandoned by the sender while half delivered
 };
 
 class SctpEndpoint {
@@ -73,25 +164,35 @@ class SctpEndpoint {
   // One SCTP packet as carried by DTLS. Packets shorter than the SCTP common header or with a wrong CRC32c
   // are rejected with Errc::malformed_packet (usrsctp would drop them silently); anything else is usrsctp's.
   Result<void> handle_datagram(std::span<const uint8_t> packet, uint64_t now_ns);
-  std::optional<std::vector<uint8_t>> poll_transmit();
+  // The next packet to send, or nothing. The view stays valid until the next poll_transmit() call or the
+  // endpoint's destruction; its buffer is reused, so steady-state output does not allocate.
+  std::optional<std::span<const uint8_t>> poll_transmit();
+  // The next event. Reads from usrsctp, which may answer with packets (a window update once the application
+  // has read a receive window's worth, for instance): call poll_transmit() after draining events.
   std::optional<SctpEvent> poll_event();
 
-  // Queues one message (RFC 4960 user message, ordered unless `unordered`). Errc::resource_exhausted when the
-  // send buffer is full (retry after packets were exchanged); Errc::invalid_argument when not connected, the
-  // stream is out of range or the payload is empty (SCTP cannot carry empty messages; WebRTC maps them to
-  // PPIDs 56/57 with one byte, which is the caller's business).
-  Result<void> send(uint16_t stream, uint32_t ppid, std::span<const uint8_t> payload, uint64_t now_ns,
-                    bool unordered = false);
+  // Queues one message. Errc::resource_exhausted when usrsctp's send buffer cannot take it whole now (retry
+  // after packets were exchanged); Errc::invalid_argument when not connected, the stream is out of range, the
+  // payload is empty (SCTP cannot carry empty messages; WebRTC maps them to PPIDs 56/57 with one byte, which
+  // is the caller's business) or larger than max_message_size.
+  Result<void> send(uint16_t stream, uint32_t ppid, std::span<const uint8_t> payload, const SctpSendOptions& how,
+                    uint64_t now_ns);
+  // Resets our outgoing side of `streams` (RFC 6525). usrsctp sends the request once everything queued on
+  // those streams has been acknowledged; the answer arrives as a stream_reset event with `outgoing` set.
+  Result<void> reset_outgoing_streams(std::span<const uint16_t> streams);
 
   std::optional<uint64_t> next_timeout() const;
   Result<void> handle_timeout(uint64_t now_ns);
 
   bool is_connected() const;
+  // Streams usable for sending: the smaller of ours and the peer's inbound limit once connected, else ours.
+  uint16_t outbound_streams() const;
+  SctpStats stats() const;
 
  private:
   struct Impl;
   explicit SctpEndpoint(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;  // usrsctp's callbacks find it by address, so it never moves
+  std::unique_ptr<Impl> impl_;  // usrsctp's output callback finds it by address, so it never moves
 };
 
 }  // namespace tandem::transport

@@ -28,6 +28,27 @@ SctpEndpoint make_endpoint(uint16_t port = 5000) {
   return std::move(e).value();
 }
 
+// An SctpEvent with its views copied (they expire at the next poll_event).
+struct Received {
+  SctpEventKind kind;
+  uint16_t stream;
+  uint32_t ppid;
+  std::vector<uint8_t> payload;
+  std::vector<uint16_t> streams;
+  bool incoming, outgoing, failed;
+};
+
+Received copy(const SctpEvent& e) {
+  return {e.kind, e.stream, e.ppid, {e.payload.begin(), e.payload.end()}, {e.streams.begin(), e.streams.end()},
+          e.incoming, e.outgoing, e.failed};
+}
+
+SctpSendOptions unordered_send() {
+  SctpSendOptions how;
+  how.unordered = true;
+  return how;
+}
+
 // A simulated wire between two endpoints and a fake clock: the test moves packets and time, nothing else does.
 struct Wire {
   Wire(SctpEndpoint& a, SctpEndpoint& b, uint64_t now = 7'000 * kMs) : a(a), b(b), now(now) {}
@@ -36,15 +57,17 @@ struct Wire {
   uint64_t now;
   bool drop = false;  // lose every packet instead of delivering it
   size_t delivered = 0, dropped = 0, largest = 0;
-  std::vector<SctpEvent> a_events, b_events;
+  std::vector<Received> a_events, b_events;
 
   // Delivers everything both sides want to send, until neither has anything left (answers included).
   void exchange() {
     for (bool moved = true; moved;) {
+      while (auto ev = a.poll_event()) a_events.push_back(copy(*ev));  // events first: reading may answer
+      while (auto ev = b.poll_event()) b_events.push_back(copy(*ev));
       moved = carry(a, b) + carry(b, a) > 0;
     }
-    while (auto ev = a.poll_event()) a_events.push_back(std::move(*ev));
-    while (auto ev = b.poll_event()) b_events.push_back(std::move(*ev));
+    while (auto ev = a.poll_event()) a_events.push_back(copy(*ev));
+    while (auto ev = b.poll_event()) b_events.push_back(copy(*ev));
   }
   size_t carry(SctpEndpoint& from, SctpEndpoint& to) {
     size_t n = 0;
@@ -74,7 +97,7 @@ struct Wire {
     }
     return true;
   }
-  static size_t count(const std::vector<SctpEvent>& events, SctpEventKind kind) {
+  static size_t count(const std::vector<Received>& events, SctpEventKind kind) {
     size_t n = 0;
     for (const auto& e : events) n += e.kind == kind;
     return n;
@@ -82,7 +105,7 @@ struct Wire {
   bool both_connected() const {
     return count(a_events, SctpEventKind::connected) == 1 && count(b_events, SctpEventKind::connected) == 1;
   }
-  static const SctpEvent* message(const std::vector<SctpEvent>& events, uint16_t stream) {
+  static const Received* message(const std::vector<Received>& events, uint16_t stream) {
     for (const auto& e : events) {
       if (e.kind == SctpEventKind::message && e.stream == stream) return &e;
     }
@@ -113,24 +136,24 @@ TEST_CASE("SCTP: two endpoints associate over AF_CONN and exchange messages", "[
   const auto blob = pattern(3000, 1);         // several packets
   const auto large = pattern(100'000, 9);     // beyond one receive window's worth of packets in flight
   const auto unordered = bytes("unordered");
-  REQUIRE(a.send(1, 51, hello, wire.now).ok());
-  REQUIRE(b.send(2, 53, blob, wire.now).ok());
-  REQUIRE(a.send(3, 53, large, wire.now).ok());
-  REQUIRE(b.send(4, 51, unordered, wire.now, true).ok());
+  REQUIRE(a.send(1, 51, hello, {}, wire.now).ok());
+  REQUIRE(b.send(2, 53, blob, {}, wire.now).ok());
+  REQUIRE(a.send(3, 53, large, {}, wire.now).ok());
+  REQUIRE(b.send(4, 51, unordered, unordered_send(), wire.now).ok());
   REQUIRE(wire.run([&] { return Wire::message(wire.b_events, 3) && Wire::message(wire.a_events, 4); }, 5'000));
 
-  const SctpEvent* got_hello = Wire::message(wire.b_events, 1);
+  const Received* got_hello = Wire::message(wire.b_events, 1);
   REQUIRE(got_hello);
   CHECK(got_hello->ppid == 51);
   CHECK(got_hello->payload == hello);
-  const SctpEvent* got_blob = Wire::message(wire.a_events, 2);
+  const Received* got_blob = Wire::message(wire.a_events, 2);
   REQUIRE(got_blob);
   CHECK(got_blob->ppid == 53);
   CHECK(got_blob->payload == blob);
-  const SctpEvent* got_large = Wire::message(wire.b_events, 3);
+  const Received* got_large = Wire::message(wire.b_events, 3);
   REQUIRE(got_large);
   CHECK(got_large->payload == large);
-  const SctpEvent* got_unordered = Wire::message(wire.a_events, 4);
+  const Received* got_unordered = Wire::message(wire.a_events, 4);
   REQUIRE(got_unordered);
   CHECK(got_unordered->payload == unordered);
 
@@ -162,7 +185,7 @@ TEST_CASE("SCTP: lost INITs are retransmitted only as the caller's time advances
 
   wire.drop = false;
   REQUIRE(wire.run([&] { return wire.both_connected(); }, 30'000));
-  REQUIRE(a.send(0, 51, bytes("late but fine"), wire.now).ok());
+  REQUIRE(a.send(0, 51, bytes("late but fine"), {}, wire.now).ok());
   REQUIRE(wire.run([&] { return Wire::message(wire.b_events, 0) != nullptr; }, 5'000));
   CHECK(Wire::message(wire.b_events, 0)->payload == bytes("late but fine"));
 }
@@ -185,13 +208,14 @@ TEST_CASE("SCTP: malformed packets are rejected and the association carries on",
 
   // A genuine packet damaged in transit fails the checksum; the genuine one is still accepted afterwards.
   const auto payload = bytes("checksummed");
-  REQUIRE(a.send(7, 51, payload, wire.now).ok());
-  auto packet = a.poll_transmit();
-  REQUIRE(packet);
-  auto damaged = *packet;
+  REQUIRE(a.send(7, 51, payload, {}, wire.now).ok());
+  auto view = a.poll_transmit();
+  REQUIRE(view);
+  const std::vector<uint8_t> packet(view->begin(), view->end());
+  auto damaged = packet;
   damaged[damaged.size() - 1] ^= 0x20;
   CHECK(b.handle_datagram(damaged, wire.now).code() == Errc::malformed_packet);
-  CHECK(b.handle_datagram(*packet, wire.now).ok());
+  CHECK(b.handle_datagram(packet, wire.now).ok());
   REQUIRE(wire.run([&] { return Wire::message(wire.b_events, 7) != nullptr; }, 5'000));
   CHECK(Wire::message(wire.b_events, 7)->payload == payload);
   CHECK(b.is_connected());
@@ -206,12 +230,12 @@ TEST_CASE("SCTP: closing one side is reported to the other", "[sctp]") {
   a.close();
   CHECK_FALSE(a.is_connected());
   CHECK_FALSE(a.next_timeout());
-  CHECK(a.send(0, 51, bytes("x"), wire.now).code() == Errc::invalid_argument);
+  CHECK(a.send(0, 51, bytes("x"), {}, wire.now).code() == Errc::invalid_argument);
   wire.exchange();  // carries the ABORT
   REQUIRE(Wire::count(wire.b_events, SctpEventKind::closed) == 1);
   CHECK_FALSE(b.is_connected());
   CHECK_FALSE(b.next_timeout());
-  CHECK(b.send(0, 51, bytes("x"), wire.now).code() == Errc::invalid_argument);
+  CHECK(b.send(0, 51, bytes("x"), {}, wire.now).code() == Errc::invalid_argument);
 }
 
 TEST_CASE("SCTP: a full send buffer is resource_exhausted until packets flow", "[sctp]") {
@@ -223,7 +247,7 @@ TEST_CASE("SCTP: a full send buffer is resource_exhausted until packets flow", "
   const auto chunk = pattern(32 * 1024, 3);
   int accepted = 0;
   Result<void> r;
-  while ((r = a.send(1, 53, chunk, wire.now)).ok() && accepted < 1000) ++accepted;
+  while ((r = a.send(1, 53, chunk, {}, wire.now)).ok() && accepted < 1000) ++accepted;
   CHECK(r.code() == Errc::resource_exhausted);
   CHECK(accepted > 0);
 
@@ -232,7 +256,7 @@ TEST_CASE("SCTP: a full send buffer is resource_exhausted until packets flow", "
   for (const auto& ev : wire.b_events) {
     if (ev.kind == SctpEventKind::message) CHECK(ev.payload == chunk);
   }
-  CHECK(a.send(1, 53, chunk, wire.now).ok());
+  CHECK(a.send(1, 53, chunk, {}, wire.now).ok());
 }
 
 TEST_CASE("SCTP: misuse is an error", "[sctp]") {
@@ -243,16 +267,16 @@ TEST_CASE("SCTP: misuse is an error", "[sctp]") {
   SctpEndpoint a = make_endpoint();
   SctpEndpoint b = make_endpoint();
   CHECK_FALSE(a.next_timeout());  // nothing to time before connect()
-  CHECK(a.send(0, 51, bytes("too early"), 0).code() == Errc::invalid_argument);
+  CHECK(a.send(0, 51, bytes("too early"), {}, 0).code() == Errc::invalid_argument);
   Wire wire{a, b};
   associate(wire, 5000, 5000);
   CHECK(a.connect(5000, wire.now).code() == Errc::invalid_argument);
-  CHECK(a.send(0, 51, {}, wire.now).code() == Errc::invalid_argument);
-  CHECK(a.send(SctpOptions{}.streams, 51, bytes("x"), wire.now).code() == Errc::invalid_argument);
+  CHECK(a.send(0, 51, {}, {}, wire.now).code() == Errc::invalid_argument);
+  CHECK(a.send(SctpOptions{}.streams, 51, bytes("x"), {}, wire.now).code() == Errc::invalid_argument);
 
   // Endpoints move without losing their association (usrsctp finds them by address, not by object).
   SctpEndpoint moved = std::move(a);
-  REQUIRE(moved.send(5, 53, bytes("moved"), wire.now).ok());
+  REQUIRE(moved.send(5, 53, bytes("moved"), {}, wire.now).ok());
   Wire after_move{moved, b, wire.now};
   REQUIRE(after_move.run([&] { return Wire::message(after_move.b_events, 5) != nullptr; }, 5'000));
 }

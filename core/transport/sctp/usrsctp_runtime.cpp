@@ -1,0 +1,133 @@
+#include "core/transport/sctp/usrsctp_runtime.h"
+
+#include <usrsctp.h>
+
+#include <algorithm>
+
+namespace tandem::transport::detail {
+namespace {
+
+constexpr uint64_t kNsPerMs = 1'000'000;
+constexpr uint8_t kChunkData = 0, kChunkIData = 64;
+
+uint16_t read_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint32_t read_be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+}  // namespace
+
+void Outbox::push(const uint8_t* p, size_t n) {
+  if (count == slots.size()) grow();
+  slots[(head + count) % slots.size()].assign(p, p + n);
+  ++count;
+  observe(p, n);
+}
+
+// Doubles the ring, oldest first; moving a vector keeps its heap buffer, so a lent view stays valid.
+void Outbox::grow() {
+  std::vector<std::vector<uint8_t>> bigger(std::max<size_t>(16, slots.size() * 2));
+  for (size_t i = 0; i < slots.size(); ++i) bigger[i] = std::move(slots[(head + i) % slots.size()]);
+  slots = std::move(bigger);
+  head = 0;
+}
+
+// Counts DATA chunks and those whose TSN was already sent once (retransmissions). TSNs only grow in
+// serial-number order (RFC 1982), so "not newer than the newest seen" means "seen before".
+void Outbox::observe(const uint8_t* p, size_t n) {
+  ++packets;
+  bytes += n;
+  for (size_t off = kSctpCommonHeaderSize; off + 4 <= n;) {
+    const uint8_t type = p[off];
+    const uint16_t len = read_be16(p + off + 2);
+    if (len < 4) break;
+    if ((type == kChunkData || type == kChunkIData) && len >= 8 && off + 8 <= n) {
+      const uint32_t tsn = read_be32(p + off + 4);
+      ++data_chunks;
+      if (any_tsn && static_cast<int32_t>(tsn - highest_tsn) <= 0) {
+        ++retransmitted;
+      } else {
+        highest_tsn = tsn;
+        any_tsn = true;
+      }
+    }
+    off += (size_t{len} + 3) & ~size_t{3};
+  }
+}
+
+UsrsctpStack& UsrsctpStack::get() {
+  static UsrsctpStack* stack = new UsrsctpStack;  // never destroyed: callbacks may run during exit
+  return *stack;
+}
+
+uintptr_t UsrsctpStack::attach(Outbox* outbox, const SctpTuning& tuning) {
+  {
+    std::lock_guard lock(lifetime_mutex_);
+    if (users_++ == 0 && !initialized_) {
+      usrsctp_init_nothreads(0, &UsrsctpStack::on_output, nullptr);
+      // Packets travel inside DTLS over UDP, which does not carry ECN marks back to SCTP.
+      usrsctp_sysctl_set_sctp_ecn_enable(0);
+      default_initial_cwnd_ = usrsctp_sysctl_get_sctp_initial_cwnd();
+      default_max_chunks_ = usrsctp_sysctl_get_sctp_max_chunks_on_queue();
+      initialized_ = true;
+    }
+    usrsctp_sysctl_set_sctp_max_chunks_on_queue(tuning.max_chunks_on_queue ? tuning.max_chunks_on_queue
+                                                                           : default_max_chunks_);
+  }
+  std::lock_guard lock(routes_mutex_);
+  const uintptr_t token = next_token_++;
+  routes_[token] = outbox;
+  return token;
+}
+
+void UsrsctpStack::detach(uintptr_t token) {
+  {
+    std::lock_guard lock(routes_mutex_);
+    routes_.erase(token);
+  }
+  std::lock_guard lock(lifetime_mutex_);
+  // usrsctp_finish() refuses (-1) while a closed association still lingers in its tables; then the stack
+  // stays up and the next detach (or process exit) tries again.
+  if (--users_ == 0 && usrsctp_finish() == 0) {
+    initialized_ = false;
+    have_time_ = false;
+  }
+}
+
+void UsrsctpStack::set_initial_cwnd(uint32_t mtus) {
+  std::lock_guard lock(lifetime_mutex_);
+  usrsctp_sysctl_set_sctp_initial_cwnd(mtus ? mtus : default_initial_cwnd_);
+}
+
+// Endpoints share one wheel, so it follows the newest time any of them was given; a time earlier than that
+// (another clock, e.g. a test's fake time starting over) restarts the count from there instead of firing
+// timers for a jump that never happened.
+void UsrsctpStack::advance(uint64_t now_ns) {
+  uint32_t elapsed_ms = 0;
+  {
+    std::lock_guard lock(lifetime_mutex_);
+    if (!have_time_ || now_ns < last_ns_) {
+      last_ns_ = now_ns;
+      have_time_ = true;
+      return;
+    }
+    const uint64_t ms = (now_ns - last_ns_) / kNsPerMs;
+    if (ms == 0) return;
+    elapsed_ms = ms > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ms);
+    last_ns_ += ms * kNsPerMs;
+  }
+  usrsctp_handle_timers(elapsed_ms);  // outside our locks: it calls back into on_output
+}
+
+int UsrsctpStack::on_output(void* addr, void* buffer, size_t length, uint8_t /*tos*/, uint8_t /*set_df*/) {
+  UsrsctpStack& self = get();
+  std::lock_guard lock(self.routes_mutex_);
+  // Unknown tokens (an endpoint already gone, whose association usrsctp is still tearing down) are ignored.
+  auto it = self.routes_.find(reinterpret_cast<uintptr_t>(addr));
+  if (it == self.routes_.end()) return 0;
+  std::lock_guard outbox_lock(it->second->mutex);
+  it->second->push(static_cast<const uint8_t*>(buffer), length);
+  return 0;
+}
+
+}  // namespace tandem::transport::detail
