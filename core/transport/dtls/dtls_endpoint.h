@@ -12,7 +12,9 @@
 //   send(bytes)                   one application record (once connected); close() sends close_notify
 // Nothing here reads a clock, opens a socket or starts a thread. mbedTLS's transport and timer callbacks read
 // the time and the datagram the caller passed in and write into buffers the endpoint reuses. Randomness comes
-// from the caller's entropy source through a CTR-DRBG.
+// from the caller's entropy source through a CTR-DRBG. (mbedTLS 2.28 itself calls time() for the 4-byte
+// gmt_unix_time of the hello randoms, RFC 5246 section 7.4.1.2, and for X.509 date flags, which are ignored
+// here; its build config offers no hook for either, so hello randoms vary with the wall clock.)
 //
 // Authentication: both roles present `certificate` and require the peer's; the one check is that the digest
 // of the peer's leaf certificate equals `remote_fingerprint` (chain, names, dates and usage are ignored: the
