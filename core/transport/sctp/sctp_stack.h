@@ -44,11 +44,15 @@ namespace tandem::transport {
 // Throughput tuning. 0 in any field leaves usrsctp's own default (SctpTuning::usrsctp_defaults() is all 0).
 //
 // What we chose and why (usrsctp defaults in brackets; libdatachannel's published settings for reference):
-//  - send/receive buffer 1 MiB [~228 KiB each; libdatachannel 1 MiB]. The receive buffer is the window the
-//    peer may have in flight: at 228 KiB a 50 ms RTT caps a transfer at ~36 Mbit/s, 1 MiB lifts that to
-//    ~160 Mbit/s. The send buffer must hold at least one maximum-size message (usrsctp refuses a message larger
-//    than it with EMSGSIZE) and should cover a window's worth of unacknowledged data; beyond it our own
-//    per-channel queues take over (DataChannelTransport), so a larger one only hides bufferedAmount.
+//  - send/receive buffer 1 MiB [256 KiB send, 128 KiB receive; libdatachannel 1 MiB]. The receive buffer is
+//    the window the peer may have in flight: 128 KiB caps a 50 ms RTT path at ~21 Mbit/s, 1 MiB at ~168.
+//    The send buffer must hold at least one maximum-size message (usrsctp refuses a larger one with EMSGSIZE)
+//    and should cover a window's worth of unacknowledged data; beyond it our own per-channel queues take over
+//    (DataChannelTransport), so a larger one would only hide more from bufferedAmount.
+//    The receive buffer also keeps usrsctp's partial delivery (handing over a message before it is complete,
+//    from half the buffer on) away from messages up to max_message_size (256 KiB): in usrsctp 0.9.5, when
+//    PR-SCTP abandons an ordered message that was half handed over, the socket stops delivering data (tested
+//    in data_channel_lossy_test.cpp). Keep it at 2 x max_message_size or more.
 //  - initial congestion window 10 MTUs [3; libdatachannel 10]: the RFC 6928 value TCP has used for a decade;
 //    a short burst of messages (a chat history, a small file) leaves in the first round trip instead of three.
 //    usrsctp caps it at max_burst, hence the next line. PROCESS-WIDE in usrsctp (a sysctl): set just before
@@ -63,14 +67,14 @@ namespace tandem::transport {
 //    burst) would stall a channel for a full second. 200 ms is still well above WebRTC RTTs inside a region,
 //    and the initial 1 s is RFC 6298's value. A 10 s ceiling keeps a channel that lost connectivity briefly
 //    from waiting a minute after the path comes back.
-//    The receive buffer also keeps usrsctp's partial delivery (handing over a message before it is complete,
-//    from half the buffer on) away from messages up to max_message_size (256 KiB): in usrsctp 0.9.5, when
-//    PR-SCTP abandons an ordered message that was half handed over, the socket stops delivering data (tested
-//    in data_channel_lossy_test.cpp). Keep it at 2 x max_message_size or more.
 //  - MTU: SctpOptions::mtu (1160), not a tuning knob: it is fixed by DTLS's datagram size, not by throughput.
-//  - max_chunks_on_queue 8192 [512]: PROCESS-WIDE. usrsctp refuses new messages once that many chunks are
-//    queued or in flight, which with small messages (1 KiB: 512 KiB) empties the pipe before the 1 MiB buffer
-//    is full; set at the first endpoint's creation.
+//  - max_chunks_on_queue 8192 [512]: PROCESS-WIDE (set at each endpoint's creation). usrsctp refuses new
+//    messages once that many chunks are queued or in flight, which empties the pipe before the 1 MiB buffer
+//    is full (512 x 1 KiB messages is half of it).
+// Measured (data_channel_alloc_test.cpp, "[.sctp_throughput]", simulated 100 Mbit/s bottleneck, 50 ms RTT, no
+// loss): this tuning 95 Mbit/s (the bottleneck) for 1 KiB and 16 KiB messages; usrsctp's defaults 12 Mbit/s;
+// this tuning with the 512-chunk limit 79 (1 KiB) and 84 (16 KiB) Mbit/s. Over a zero-delay in-memory link the
+// transfer is CPU-bound and the tuning makes no difference beyond run-to-run noise.
 struct SctpTuning {
   uint32_t send_buffer_bytes = 1024 * 1024;
   uint32_t receive_buffer_bytes = 1024 * 1024;
