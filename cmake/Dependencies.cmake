@@ -3,9 +3,10 @@
 #   tandem::opus  tandem::vpx (the codecs; sources include <opus/opus.h> and <vpx/...>, which resolve on both)
 # plus tandem::catch2 (header-only, v2 single header) for the tests.
 #
-# Native: Debian's -dev packages, except libsrtp2: Debian's is built on NSS, which allocates per packet, so
-# scripts/build-native-deps.sh builds it from Debian's source package on OpenSSL into a cached prefix (see
-# tandem_native_deps below). Wasm: static libraries cross-built from Debian's source packages by
+# Native: Debian's -dev packages, except libsrtp2 and usrsctp, which scripts/build-native-deps.sh builds from
+# Debian's source packages into a cached prefix (see tandem_native_deps below): Debian's libsrtp2 is built on
+# NSS, which allocates per packet, and usrsctp needs a patch so that it reads the same clock its timers run on
+# (scripts/patches/usrsctp-clock-hook.patch, also applied to the wasm build). Wasm: static libraries cross-built from Debian's source packages by
 # scripts/build-wasm-deps.sh into a cached prefix passed as TANDEM_WASM_DEPS (the wasm preset reads it from the
 # environment variable of the same name).
 
@@ -27,11 +28,12 @@ endfunction()
 
 # The prefix of scripts/build-native-deps.sh: $ENV{TANDEM_NATIVE_DEPS} if set (a prefix of your own), else the
 # script runs here, at configure time. It returns at once when its cached prefix is current, and CMake re-runs
-# the configure step when the script or its patches change, so a build never links a stale libsrtp2 (unless
+# the configure step when the script or its patches change, so a build never links a stale library (unless
 # TANDEM_NATIVE_DEPS pins a prefix).
 function(tandem_native_deps out)
   set(_script "${PROJECT_SOURCE_DIR}/scripts/build-native-deps.sh")
-  file(GLOB _patches "${PROJECT_SOURCE_DIR}/scripts/patches/native/*.patch")
+  file(GLOB _patches "${PROJECT_SOURCE_DIR}/scripts/patches/native/*.patch"
+                     "${PROJECT_SOURCE_DIR}/scripts/patches/usrsctp-clock-hook.patch")
   set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_script}" ${_patches})
   set(_prefix "$ENV{TANDEM_NATIVE_DEPS}")
   if(NOT _prefix)
@@ -89,7 +91,6 @@ else()
   tandem_require_lib(TANDEM_MBEDTLS mbedtls)
   tandem_require_lib(TANDEM_MBEDX509 mbedx509)
   tandem_require_lib(TANDEM_MBEDCRYPTO mbedcrypto)
-  tandem_require_lib(TANDEM_USRSCTP usrsctp)
   tandem_require_lib(TANDEM_OPUS opus)
   tandem_require_lib(TANDEM_VPX vpx)
   tandem_import(tandem::protobuf_lite LIBS ${TANDEM_PROTOBUF_LITE} Threads::Threads)
@@ -99,17 +100,20 @@ else()
   # --exclude-libs keeps libtandem.so from re-exporting libsrtp's symbols.
   # TANDEM_DEBIAN_SRTP2=ON links Debian's libsrtp2-1 (NSS) instead, only to compare (it needs libsrtp2-dev).
   option(TANDEM_DEBIAN_SRTP2 "link Debian's NSS-based libsrtp2 (slower, allocates per packet), for comparisons" OFF)
+  tandem_native_deps(TANDEM_NATIVE_DEPS_PREFIX)
   if(TANDEM_DEBIAN_SRTP2)
     tandem_require_lib(TANDEM_SRTP2 srtp2)
     tandem_import(tandem::srtp2 LIBS ${TANDEM_SRTP2})
   else()
-    tandem_native_deps(TANDEM_NATIVE_DEPS_PREFIX)
     find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
     tandem_import(tandem::srtp2 LIBS "${TANDEM_NATIVE_DEPS_PREFIX}/lib/libsrtp2.a" OpenSSL::Crypto
                   INCLUDES "${TANDEM_NATIVE_DEPS_PREFIX}/include")
     set_property(TARGET tandem::srtp2 APPEND PROPERTY INTERFACE_LINK_OPTIONS "LINKER:--exclude-libs,libsrtp2.a")
   endif()
-  tandem_import(tandem::usrsctp LIBS ${TANDEM_USRSCTP} Threads::Threads)
+  # usrsctp 0.9.5.0 with the clock hook, AF_CONN only, static and PIC; not re-exported by libtandem.so either.
+  tandem_import(tandem::usrsctp LIBS "${TANDEM_NATIVE_DEPS_PREFIX}/lib/libusrsctp.a" Threads::Threads
+                INCLUDES "${TANDEM_NATIVE_DEPS_PREFIX}/include")
+  set_property(TARGET tandem::usrsctp APPEND PROPERTY INTERFACE_LINK_OPTIONS "LINKER:--exclude-libs,libusrsctp.a")
   tandem_import(tandem::opus LIBS ${TANDEM_OPUS})
   tandem_import(tandem::vpx LIBS ${TANDEM_VPX})
   if(NOT EXISTS /usr/include/catch2/catch.hpp)

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds the native dependencies that tandem does not take from Debian's binary packages: today only libsrtp2,
-# from Debian's *source* package (the same 2.5.0 as the wasm build), as a static, position-independent library
-# on the OpenSSL crypto backend.
+# Builds the native dependencies that tandem does not take from Debian's binary packages, from Debian's
+# *source* packages (the same versions as the wasm build), as static, position-independent libraries:
+#  - libsrtp2 2.5.0 on the OpenSSL crypto backend (why: below);
+#  - usrsctp 0.9.5.0 with scripts/patches/usrsctp-clock-hook.patch (shared with the wasm build): usrsctp reads
+#    gettimeofday() for RTT samples and for deciding which chunks a T3 timeout retransmits, while its timers run
+#    on the time tandem drives (usrsctp_handle_timers). With both on one clock (usrsctp_tandem_set_clock, set by
+#    core/transport/sctp/usrsctp_runtime.cpp) SCTP behaves the same on simulated time as on real time; without
+#    it a lossy simulated link stalls (T3 fires, but no chunk is "old enough" on the wall clock to resend).
+#    AF_CONN only (no IPv4/IPv6 raw-socket support), as in the wasm build.
 #
 # Why not Debian's libsrtp2-1: it is built on NSS, which creates crypto contexts per packet (14 heap allocations
 # per AES-CM packet, 5 per AES-GCM packet, ~2.8 us to protect 100 bytes). On OpenSSL, with the one patch in
@@ -21,7 +27,7 @@ cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
 jobs=${JOBS:-$(nproc)}
 build_type=${NATIVE_DEPS_BUILD_TYPE:-Release}
 cc=${CC:-cc}
-packages=(libsrtp2)
+packages=(libsrtp2 libusrsctp)
 unset CFLAGS CPPFLAGS LDFLAGS   # not part of the key, so they must not change what gets built
 log() { echo "[native-deps] $*" >&2; }
 
@@ -46,7 +52,7 @@ done
 openssl_version=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null || true)
 [ -n "$openssl_version" ] || { log "libssl-dev is not installed (scripts/setup.sh installs it)"; exit 1; }
 cc_version=$("$cc" --version 2>/dev/null | head -1)
-key=$(cat "$0" "$here/patches/native/"*.patch |
+key=$(cat "$0" "$here/patches/native/"*.patch "$here/patches/usrsctp-clock-hook.patch" |
   { cat; echo "$versions|libssl-dev=$openssl_version|$cc_version|$build_type"; } | sha256sum | cut -c1-16)
 prefix="$cache/native-deps/$key"
 if [ -f "$prefix/.complete" ]; then
@@ -93,7 +99,18 @@ build_srtp() {
   cmake --install build-native
 }
 
+build_usrsctp() {
+  cd "$src"/libusrsctp-*/
+  patch -p1 -N < "$here/patches/usrsctp-clock-hook.patch" >&2
+  CC="$cc" cmake -S . -B build-native -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCMAKE_POSITION_INDEPENDENT_CODE=ON -Dsctp_build_programs=OFF -Dsctp_build_shared_lib=OFF \
+    -Dsctp_werror=OFF -Dsctp_inet=OFF -Dsctp_inet6=OFF -DCMAKE_C_FLAGS="-Wno-address-of-packed-member"
+  cmake --build build-native -j"$jobs"
+  cmake --install build-native
+}
+
 timed build_srtp
+timed build_usrsctp
 echo "$versions" > "$prefix/VERSIONS"
 touch "$prefix/.complete"
 rm -rf "$src"

@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 want_browser=1
 [ "${1:-}" = "--no-browser" ] && want_browser=0
 
-# libsrtp2 is built from Debian's source package on OpenSSL (libssl-dev) by scripts/build-native-deps.sh (dpkg-dev
-# unpacks the sources); Debian's libsrtp2-dev (NSS) is only needed for cmake -DTANDEM_DEBIAN_SRTP2=ON comparisons.
+# libsrtp2 (on OpenSSL, libssl-dev) and usrsctp (with a clock hook) are built from Debian's source packages by
+# scripts/build-native-deps.sh (dpkg-dev unpacks the sources); Debian's libsrtp2-dev (NSS) is only needed for
+# cmake -DTANDEM_DEBIAN_SRTP2=ON comparisons, and libusrsctp-dev not at all.
 packages=(build-essential cmake ninja-build pkg-config python3 git
-          libmbedtls-dev libssl-dev libusrsctp-dev libprotobuf-dev protobuf-compiler catch2
+          libmbedtls-dev libssl-dev libprotobuf-dev protobuf-compiler catch2
           libopus-dev libvpx-dev
           emscripten node-acorn dpkg-dev)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -73,8 +73,10 @@ namespace tandem::transport {
 //    is full (512 x 1 KiB messages is half of it).
 // Measured (data_channel_alloc_test.cpp, "[.sctp_throughput]", simulated 100 Mbit/s bottleneck, 50 ms RTT, no
 // loss): this tuning 95 Mbit/s (the bottleneck) for 1 KiB and 16 KiB messages; usrsctp's defaults 12 Mbit/s;
-// this tuning with the 512-chunk limit 79 (1 KiB) and 84 (16 KiB) Mbit/s. Over a zero-delay in-memory link the
-// transfer is CPU-bound and the tuning makes no difference beyond run-to-run noise.
+// this tuning with the 512-chunk limit 79 (1 KiB) and 84 (16 KiB) Mbit/s. With 1% loss every setting gets
+// ~2 Mbit/s: the congestion control's own bound (Mathis: MSS/RTT x 1.22/sqrt(p) = 2.3 Mbit/s for 1160-byte
+// packets at 50 ms), which buffers cannot lift. Over a zero-delay in-memory link the transfer is CPU-bound and
+// the tuning makes no difference beyond run-to-run noise.
 struct SctpTuning {
   uint32_t send_buffer_bytes = 1024 * 1024;
   uint32_t receive_buffer_bytes = 1024 * 1024;

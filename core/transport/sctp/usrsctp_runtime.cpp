@@ -8,6 +8,11 @@ namespace tandem::transport::detail {
 namespace {
 
 constexpr uint64_t kNsPerMs = 1'000'000;
+// A time this much earlier than the newest one is a stale reading (two threads read the same clock and the
+// later reader got here first), not a clock that started over: it is ignored rather than restarting the count.
+constexpr uint64_t kStaleReadingNs = 50 * kNsPerMs;
+// clock_us() starts here rather than at 0, which usrsctp could take for "never" in a timestamp.
+constexpr uint64_t kClockOriginUs = 1'000'000'000;
 constexpr uint8_t kChunkData = 0, kChunkIData = 64;
 
 uint16_t read_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
@@ -64,6 +69,7 @@ uintptr_t UsrsctpStack::attach(Outbox* outbox, const SctpTuning& tuning) {
   {
     std::lock_guard lock(lifetime_mutex_);
     if (users_++ == 0 && !initialized_) {
+      usrsctp_tandem_set_clock(&UsrsctpStack::clock_us);
       usrsctp_init_nothreads(0, &UsrsctpStack::on_output, nullptr);
       // Packets travel inside DTLS over UDP, which does not carry ECN marks back to SCTP.
       usrsctp_sysctl_set_sctp_ecn_enable(0);
@@ -99,24 +105,32 @@ void UsrsctpStack::set_initial_cwnd(uint32_t mtus) {
   usrsctp_sysctl_set_sctp_initial_cwnd(mtus ? mtus : default_initial_cwnd_);
 }
 
-// Endpoints share one wheel, so it follows the newest time any of them was given; a time earlier than that
-// (another clock, e.g. a test's fake time starting over) restarts the count from there instead of firing
-// timers for a jump that never happened.
+// Endpoints share one wheel and one clock, so both follow the newest time any of them was given. A time much
+// earlier than that (another clock, e.g. a test's fake time starting over) restarts the count from there
+// instead of firing timers for a jump that never happened; a slightly earlier one (another thread's older
+// reading of the same clock) is ignored.
 void UsrsctpStack::advance(uint64_t now_ns) {
   uint32_t elapsed_ms = 0;
   {
     std::lock_guard lock(lifetime_mutex_);
-    if (!have_time_ || now_ns < last_ns_) {
-      last_ns_ = now_ns;
+    if (have_time_ && now_ns < seen_ns_ && seen_ns_ - now_ns <= kStaleReadingNs) return;
+    if (!have_time_ || now_ns < seen_ns_) {
+      seen_ns_ = wheel_ns_ = now_ns;
       have_time_ = true;
       return;
     }
-    const uint64_t ms = (now_ns - last_ns_) / kNsPerMs;
+    elapsed_ns_.fetch_add(now_ns - seen_ns_, std::memory_order_relaxed);
+    seen_ns_ = now_ns;
+    const uint64_t ms = (now_ns - wheel_ns_) / kNsPerMs;
     if (ms == 0) return;
     elapsed_ms = ms > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ms);
-    last_ns_ += ms * kNsPerMs;
+    wheel_ns_ += ms * kNsPerMs;
   }
   usrsctp_handle_timers(elapsed_ms);  // outside our locks: it calls back into on_output
+}
+
+uint64_t UsrsctpStack::clock_us() {
+  return kClockOriginUs + get().elapsed_ns_.load(std::memory_order_relaxed) / 1000;
 }
 
 int UsrsctpStack::on_output(void* addr, void* buffer, size_t length, uint8_t /*tos*/, uint8_t /*set_df*/) {

@@ -2,11 +2,13 @@
 //
 // usrsctp has one stack, one timer wheel and one output callback per process. UsrsctpStack owns them: it
 // initialises usrsctp (usrsctp_init_nothreads) when the first endpoint attaches and finishes it after the last
-// one detaches, advances the timer wheel to the newest time any endpoint was given, and routes each packet
+// one detaches, advances the timer wheel to the newest time any endpoint was given (and usrsctp's clock with
+// it: see clock_us), and routes each packet
 // usrsctp emits to the Outbox of the endpoint whose AF_CONN address (a token) it names. The output callback
 // can run on any thread that drives usrsctp (another endpoint's timers), hence the locks.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -49,17 +51,23 @@ class UsrsctpStack {
   void detach(uintptr_t token);  // after this no callback reaches the outbox
   // The sysctl usrsctp reads when an association's path is created (0: usrsctp's default).
   void set_initial_cwnd(uint32_t mtus);
-  // Brings usrsctp's timer wheel up to `now_ns`; runs due timers (outside our locks).
+  // Brings usrsctp's timer wheel and clock up to `now_ns`; runs due timers (outside our locks).
   void advance(uint64_t now_ns);
 
  private:
   static int on_output(void* addr, void* buffer, size_t length, uint8_t tos, uint8_t set_df);
+  // The clock usrsctp reads (usrsctp_tandem_set_clock, scripts/patches/usrsctp-clock-hook.patch) for RTT
+  // samples, T3 retransmission marking and timestamps: the time the endpoints were given, summed over the
+  // steps advance() took, so it runs exactly as the timer wheel does — on simulated time as on real time.
+  static uint64_t clock_us();
 
   std::mutex lifetime_mutex_;  // users_, initialized_, the sysctls and the timer wheel's time
   int users_ = 0;
   bool initialized_ = false;
   bool have_time_ = false;
-  uint64_t last_ns_ = 0;
+  uint64_t seen_ns_ = 0;   // the newest time an endpoint gave
+  uint64_t wheel_ns_ = 0;  // how far the timer wheel has been moved, on seen_ns_'s scale (whole ms steps)
+  std::atomic<uint64_t> elapsed_ns_{0};  // clock_us()'s source; never goes back, also across re-initialisation
   uint32_t default_initial_cwnd_ = 0;
   uint32_t default_max_chunks_ = 0;
 
