@@ -3,10 +3,12 @@
 #   tandem::opus  tandem::vpx (the codecs; sources include <opus/opus.h> and <vpx/...>, which resolve on both)
 # plus tandem::catch2 (header-only, v2 single header) for the tests.
 #
-# Native: Debian's -dev packages, except libsrtp2 and usrsctp, which scripts/build-native-deps.sh builds from
-# Debian's source packages into a cached prefix (see tandem_native_deps below): Debian's libsrtp2 is built on
-# NSS, which allocates per packet, and usrsctp needs a patch so that it reads the same clock its timers run on
-# (scripts/patches/usrsctp-clock-hook.patch, also applied to the wasm build). Wasm: static libraries cross-built from Debian's source packages by
+# Native: Debian's -dev packages, except libsrtp2, usrsctp and mbedTLS, which scripts/build-native-deps.sh
+# builds from Debian's source packages into a cached prefix (see tandem_native_deps below): Debian's libsrtp2
+# is built on NSS, which allocates per packet; usrsctp needs a patch so that it reads the same clock its timers
+# run on (scripts/patches/usrsctp-clock-hook.patch, also applied to the wasm build); mbedTLS's own AES-GCM is
+# several times slower than OpenSSL's, so natively it runs on OpenSSL's.
+# Wasm: static libraries cross-built from Debian's source packages by
 # scripts/build-wasm-deps.sh into a cached prefix passed as TANDEM_WASM_DEPS (the wasm preset reads it from the
 # environment variable of the same name).
 
@@ -32,8 +34,8 @@ endfunction()
 # TANDEM_NATIVE_DEPS pins a prefix).
 function(tandem_native_deps out)
   set(_script "${PROJECT_SOURCE_DIR}/scripts/build-native-deps.sh")
-  file(GLOB _patches "${PROJECT_SOURCE_DIR}/scripts/patches/native/*.patch"
-                     "${PROJECT_SOURCE_DIR}/scripts/patches/usrsctp-clock-hook.patch")
+  file(GLOB_RECURSE _patches "${PROJECT_SOURCE_DIR}/scripts/patches/native/*")
+  list(APPEND _patches "${PROJECT_SOURCE_DIR}/scripts/patches/usrsctp-clock-hook.patch")
   set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_script}" ${_patches})
   set(_prefix "$ENV{TANDEM_NATIVE_DEPS}")
   if(NOT _prefix)
@@ -88,24 +90,29 @@ if(EMSCRIPTEN)
 else()
   find_package(Threads REQUIRED)
   tandem_require_lib(TANDEM_PROTOBUF_LITE protobuf-lite)
-  tandem_require_lib(TANDEM_MBEDTLS mbedtls)
-  tandem_require_lib(TANDEM_MBEDX509 mbedx509)
-  tandem_require_lib(TANDEM_MBEDCRYPTO mbedcrypto)
   tandem_require_lib(TANDEM_OPUS opus)
   tandem_require_lib(TANDEM_VPX vpx)
   tandem_import(tandem::protobuf_lite LIBS ${TANDEM_PROTOBUF_LITE} Threads::Threads)
-  tandem_import(tandem::mbedtls LIBS ${TANDEM_MBEDTLS} ${TANDEM_MBEDX509} ${TANDEM_MBEDCRYPTO})
   # libsrtp2 2.5.0 on OpenSSL (AES-NI, SHA-NI; no heap allocation per packet), static and PIC. Its include
   # directory comes before /usr/include, where Debian's libsrtp2-dev may have the same headers.
   # --exclude-libs keeps libtandem.so from re-exporting libsrtp's symbols.
   # TANDEM_DEBIAN_SRTP2=ON links Debian's libsrtp2-1 (NSS) instead, only to compare (it needs libsrtp2-dev).
   option(TANDEM_DEBIAN_SRTP2 "link Debian's NSS-based libsrtp2 (slower, allocates per packet), for comparisons" OFF)
   tandem_native_deps(TANDEM_NATIVE_DEPS_PREFIX)
+  find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+  # mbedTLS 2.28.3 with AES-GCM on OpenSSL (MBEDTLS_GCM_ALT; scripts/patches/native/mbedtls-gcm-openssl/), static
+  # and PIC. Its headers (config.h sets MBEDTLS_GCM_ALT, which changes mbedtls_gcm_context) come before
+  # /usr/include, where Debian's libmbedtls-dev may have the same files with the stock configuration.
+  set(_deps_lib "${TANDEM_NATIVE_DEPS_PREFIX}/lib")
+  tandem_import(tandem::mbedtls LIBS "${_deps_lib}/libmbedtls.a" "${_deps_lib}/libmbedx509.a"
+                "${_deps_lib}/libmbedcrypto.a" OpenSSL::Crypto Threads::Threads
+                INCLUDES "${TANDEM_NATIVE_DEPS_PREFIX}/include")
+  set_property(TARGET tandem::mbedtls APPEND PROPERTY INTERFACE_LINK_OPTIONS
+               "LINKER:--exclude-libs,libmbedtls.a:libmbedx509.a:libmbedcrypto.a")
   if(TANDEM_DEBIAN_SRTP2)
     tandem_require_lib(TANDEM_SRTP2 srtp2)
     tandem_import(tandem::srtp2 LIBS ${TANDEM_SRTP2})
   else()
-    find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
     tandem_import(tandem::srtp2 LIBS "${TANDEM_NATIVE_DEPS_PREFIX}/lib/libsrtp2.a" OpenSSL::Crypto
                   INCLUDES "${TANDEM_NATIVE_DEPS_PREFIX}/include")
     set_property(TARGET tandem::srtp2 APPEND PROPERTY INTERFACE_LINK_OPTIONS "LINKER:--exclude-libs,libsrtp2.a")

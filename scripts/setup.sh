@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 want_browser=1
 [ "${1:-}" = "--no-browser" ] && want_browser=0
 
-# libsrtp2 (on OpenSSL, libssl-dev) and usrsctp (with a clock hook) are built from Debian's source packages by
-# scripts/build-native-deps.sh (dpkg-dev unpacks the sources); Debian's libsrtp2-dev (NSS) is only needed for
-# cmake -DTANDEM_DEBIAN_SRTP2=ON comparisons, and libusrsctp-dev not at all.
+# libsrtp2 (on OpenSSL, libssl-dev), usrsctp (with a clock hook) and mbedTLS (AES-GCM on OpenSSL) are built
+# from Debian's source packages by scripts/build-native-deps.sh (dpkg-dev unpacks the sources); Debian's
+# libsrtp2-dev (NSS) is only needed for cmake -DTANDEM_DEBIAN_SRTP2=ON comparisons, libusrsctp-dev and
+# libmbedtls-dev not at all.
 packages=(build-essential cmake ninja-build pkg-config python3 git
-          libmbedtls-dev libssl-dev libprotobuf-dev protobuf-compiler catch2
+          libssl-dev libprotobuf-dev protobuf-compiler catch2
           libopus-dev libvpx-dev
           emscripten node-acorn dpkg-dev)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

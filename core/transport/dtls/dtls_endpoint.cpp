@@ -524,7 +524,8 @@ Result<void> DtlsEndpoint::send(std::span<const uint8_t> data) {
     return {Errc::invalid_argument, "DTLS: " + std::to_string(data.size()) + " bytes do not fit one record (max " +
                                         std::to_string(s.config.max_record_payload) + ")"};
   }
-  if (s.outgoing.full()) return {Errc::resource_exhausted, "DTLS: the outgoing queue is full (poll_transmit)"};
+  // A short text (within std::string's inline buffer, 15 characters): flow control on the hot path, not a failure.
+  if (s.outgoing.full()) return {Errc::resource_exhausted, "dtls: full"};
   const int ret = mbedtls_ssl_write(&s.ssl, data.data(), data.size());
   if (ret == static_cast<int>(data.size())) {
     ++s.stats.records_sent;

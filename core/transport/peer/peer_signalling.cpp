@@ -187,6 +187,7 @@ Result<void> PeerConnection::apply_negotiation(uint64_t now_ns) {
     so.remote_port = n.sctp->remote_port;
     so.remote_max_message_size = static_cast<uint32_t>(std::min<uint64_t>(n.sctp->remote_max_message_size, UINT32_MAX));
     so.sctp.local_port = n.sctp->local_port;
+    so.sctp.verify_checksum = false;  // inside DTLS: every packet is authenticated by its record already
     auto transport = DataChannelTransport::create(so);
     if (!transport) return transport.error();
     sctp_.emplace(std::move(transport.value()));

@@ -345,16 +345,19 @@ Result<void> SctpEndpoint::handle_datagram(std::span<const uint8_t> packet, uint
     ++e.malformed;
     return {Errc::malformed_packet, "shorter than an SCTP common header"};
   }
-  // usrsctp drops a packet with a bad checksum silently; check it here so the caller can count it. The CRC
+  // usrsctp checks no checksum (UsrsctpStack enables its "CRC32c offload"): either we do it here, so the
+  // caller can count bad packets, or DTLS authenticated the packet (SctpOptions::verify_checksum). The CRC
   // covers the packet with its checksum field zeroed (RFC 4960 appendix B); usrsctp_crc32c returns it in the
   // byte order the header stores it in.
-  e.scratch.assign(packet.begin(), packet.end());
-  uint32_t stored;
-  std::memcpy(&stored, e.scratch.data() + 8, sizeof(stored));
-  std::memset(e.scratch.data() + 8, 0, sizeof(stored));
-  if (usrsctp_crc32c(e.scratch.data(), e.scratch.size()) != stored) {
-    ++e.malformed;
-    return {Errc::malformed_packet, "SCTP checksum mismatch"};
+  if (e.options.verify_checksum) {
+    e.scratch.assign(packet.begin(), packet.end());
+    uint32_t stored;
+    std::memcpy(&stored, e.scratch.data() + 8, sizeof(stored));
+    std::memset(e.scratch.data() + 8, 0, sizeof(stored));
+    if (usrsctp_crc32c(e.scratch.data(), e.scratch.size()) != stored) {
+      ++e.malformed;
+      return {Errc::malformed_packet, "SCTP checksum mismatch"};
+    }
   }
   ++e.packets_received;
   e.bytes_received += packet.size();
@@ -416,7 +419,9 @@ Result<void> SctpEndpoint::send(uint16_t stream, uint32_t ppid, std::span<const 
   const int error = errno;  // before anything else can overwrite it
   // EAGAIN is also what usrsctp says for a stream whose outgoing reset is under way: retrying later is right
   // for both.
-  if (error == EWOULDBLOCK || error == EAGAIN) return {Errc::resource_exhausted, "the SCTP send buffer is full"};
+  // A short text (within std::string's inline buffer, 15 characters): this is flow control on the hot path (the
+  // caller queues and retries); a longer one would allocate for every refused message.
+  if (error == EWOULDBLOCK || error == EAGAIN) return {Errc::resource_exhausted, "sctp: no room"};
   if (error == EMSGSIZE) return {Errc::invalid_argument, "message larger than the SCTP send buffer"};
   if (error == ENOTCONN || error == ECONNRESET || error == EPIPE) {
     return {Errc::invalid_argument, "the SCTP association is gone"};

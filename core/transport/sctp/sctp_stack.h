@@ -103,6 +103,11 @@ struct SctpOptions {
   // Largest message, both ways (a=max-message-size, RFC 8841): larger ones are refused by send() and dropped
   // (counted) on receipt. It must fit the send buffer (SctpTuning), else create() fails.
   uint32_t max_message_size = 256 * 1024;
+  // Check the CRC32c of every received packet (RFC 4960 section 6.8) and reject a bad one as malformed. Under
+  // DTLS (data channels: PeerConnection turns it off) every byte is already authenticated by the record's AEAD
+  // tag, so the check finds nothing and only costs a copy and a CRC per packet. Outgoing packets always carry
+  // a correct checksum (peers such as Chromium verify it).
+  bool verify_checksum = true;
   SctpTuning tuning;
 };
 

@@ -3,6 +3,7 @@
 #include <usrsctp.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace tandem::transport::detail {
 namespace {
@@ -24,7 +25,14 @@ uint32_t read_be32(const uint8_t* p) {
 
 void Outbox::push(const uint8_t* p, size_t n) {
   if (count == slots.size()) grow();
-  slots[(head + count) % slots.size()].assign(p, p + n);
+  std::vector<uint8_t>& slot = slots[(head + count) % slots.size()];
+  slot.assign(p, p + n);
+  // usrsctp leaves the checksum to us ("CRC32c offload", see UsrsctpStack::attach): computed here, over the
+  // copy we make anyway, with the field still zero as usrsctp left it.
+  if (n >= kSctpCommonHeaderSize) {
+    const uint32_t crc = usrsctp_crc32c(slot.data(), n);
+    std::memcpy(slot.data() + 8, &crc, sizeof(crc));
+  }
   ++count;
   observe(p, n);
 }
@@ -71,6 +79,10 @@ uintptr_t UsrsctpStack::attach(Outbox* outbox, const SctpTuning& tuning) {
     if (users_++ == 0 && !initialized_) {
       usrsctp_tandem_set_clock(&UsrsctpStack::clock_us);
       usrsctp_init_nothreads(0, &UsrsctpStack::on_output, nullptr);
+      // usrsctp neither computes checksums on output nor verifies them on input: Outbox::push fills them in
+      // (one pass over the copy we make anyway, instead of one over usrsctp's mbuf chain) and SctpEndpoint
+      // verifies input itself, or not at all under DTLS (SctpOptions::verify_checksum).
+      usrsctp_enable_crc32c_offload();
       // Packets travel inside DTLS over UDP, which does not carry ECN marks back to SCTP.
       usrsctp_sysctl_set_sctp_ecn_enable(0);
       default_initial_cwnd_ = usrsctp_sysctl_get_sctp_initial_cwnd();
