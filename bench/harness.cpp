@@ -111,12 +111,18 @@ void Harness::report(Measurement m) {
 
 void Harness::print_json() const {
   for (const auto& m : results_) {
+    std::string extra;
+    for (const auto& [name, value] : m.extra) {
+      char field[128];
+      std::snprintf(field, sizeof(field), ",\"%s\":%.6g", name.c_str(), value);
+      extra += field;
+    }
     std::printf(
         "{\"bench\":\"%s\",\"variant\":\"%s\",\"target\":\"%s\",\"ns_per_op\":%.3f,\"p50_ns\":%.3f,"
-        "\"p99_ns\":%.3f,\"ops_per_s\":%.0f,\"allocs_per_op\":%.6g,\"ops\":%llu%s%s%s}\n",
+        "\"p99_ns\":%.3f,\"ops_per_s\":%.0f,\"allocs_per_op\":%.6g,\"ops\":%llu%s%s%s%s}\n",
         m.bench.c_str(), m.variant.c_str(), target(), m.ns_per_op, m.p50_ns, m.p99_ns, m.ops_per_s, m.allocs_per_op,
         static_cast<unsigned long long>(m.ops), m.note.empty() ? "" : ",\"note\":\"", m.note.c_str(),
-        m.note.empty() ? "" : "\"");
+        m.note.empty() ? "" : "\"", extra.c_str());
   }
   std::fflush(stdout);
 }

@@ -30,6 +30,9 @@ struct Measurement {
   uint64_t ops = 0;
   double ns_per_op = 0, p50_ns = 0, p99_ns = 0, ops_per_s = 0, allocs_per_op = 0;
   std::string note;  // optional; printed after the row and as "note" in the JSON line
+  // Optional figures that do not fit the per-op columns (Mbit/s, p999, CPU per Gbit, ...): extra numeric fields
+  // of the JSON line, after the usual ones, so readers of the usual fields (bench/run.mjs) are unaffected.
+  std::vector<std::pair<std::string, double>> extra;
 };
 
 struct Case {
