@@ -7,10 +7,11 @@ export type ErrorCodeName =
   | 'STALE_HANDLE' | 'WRONG_HANDLE_TYPE' | 'DISPOSED' | 'RESOURCE_EXHAUSTED' | 'INTERNAL'
   | 'AUTHENTICATION_FAILED' | 'REPLAYED' | 'MALFORMED_PACKET' | 'TIMED_OUT' | 'PROTOCOL_ERROR';
 export type EventKindName =
-  | 'LOG_BATCH' | 'METRICS_REPORT' | 'SYNTHETIC_EVENT' | 'MEDIA_PACKETS' | 'AUDIO_FRAME' | 'VIDEO_FRAME';
+  | 'LOG_BATCH' | 'METRICS_REPORT' | 'SYNTHETIC_EVENT' | 'MEDIA_PACKETS' | 'AUDIO_FRAME' | 'VIDEO_FRAME'
+  | 'PEER_EVENT' | 'DATA_CHANNEL_STATE' | 'DATA_CHANNEL_MESSAGE' | 'PEER_DATAGRAMS';
 export type HandleTypeName =
   | 'HANDLE_TYPE_UNSPECIFIED' | 'SUBSCRIPTION' | 'SYNTHETIC' | 'LOAD_GENERATOR' | 'MEDIA_SESSION'
-  | 'AUDIO_SOURCE' | 'AUDIO_STREAM' | 'VIDEO_SOURCE' | 'VIDEO_STREAM';
+  | 'AUDIO_SOURCE' | 'AUDIO_STREAM' | 'VIDEO_SOURCE' | 'VIDEO_STREAM' | 'PEER_CONNECTION' | 'DATA_CHANNEL';
 export type AudioFrameOriginName = 'DECODED' | 'FEC' | 'CONCEALED';
 export type LogLevelName = 'LOG_LEVEL_UNSPECIFIED' | 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'OFF';
 export type MetricsFormatName = 'STRUCTURED' | 'JSON' | 'PROMETHEUS';
@@ -87,7 +88,7 @@ export interface FfiEvent {
   key: bigint;
   asyncId: bigint;
   message?: 'logBatch' | 'metricsReport' | 'synthetic' | 'requestComplete' | 'mediaPackets' | 'audioFrame'
-    | 'videoFrame';
+    | 'videoFrame' | 'peerEvent' | 'dataChannelState' | 'dataChannelMessage' | 'peerDatagrams';
   logBatch?: { records: LogRecord[]; dropped: bigint };
   metricsReport?: MetricsReport;
   synthetic?: { sequence: bigint; generator: bigint; payload: Uint8Array };
@@ -106,6 +107,25 @@ export interface FfiEvent {
     stream: bigint; width: number; height: number; i420: Uint8Array; rtpTimestamp: number; keyframe: boolean;
     decodedNs: bigint;
   };
+  /** One of the `event` fields is set, named by `event`. Enums are their proto names (ICE_CONNECTED, ...). */
+  peerEvent?: {
+    peer: bigint;
+    event?: 'localCandidate' | 'gatheringComplete' | 'iceState' | 'dtlsState' | 'connectionState' | 'remoteTrack'
+      | 'dataChannel' | 'error';
+    localCandidate?: string; gatheringComplete?: boolean; iceState?: string; dtlsState?: string;
+    connectionState?: string; error?: string;
+    remoteTrack?: { mid: string; kind: string; ssrc: number; payloadType: number; codec: string; streamId: string;
+      trackId: string };
+    dataChannel?: { channel: bigint; id: number; label: string; protocol: string; unordered: boolean;
+      hasMaxRetransmits: boolean; maxRetransmits: number; hasMaxPacketLifetime: boolean;
+      maxPacketLifetimeMs: number; negotiated: boolean };
+  };
+  dataChannelState?: {
+    channel: bigint; state: 'CHANNEL_OPEN' | 'BUFFERED_AMOUNT_LOW' | 'CHANNEL_CLOSED'; bufferedAmount: bigint;
+    error: string;
+  };
+  dataChannelMessage?: { channel: bigint; data: Uint8Array; binary: boolean };
+  peerDatagrams?: { peer: bigint; datagrams: PeerDatagram[] };
 }
 
 /** One delivered subscription event. `bytes` (an encoded FfiEvent) belongs to the receiver but may share its
@@ -179,6 +199,147 @@ export interface MetricsSettings { reportIntervalMs?: number; reportDisabled?: b
 
 export function loadProto(protoUrl?: string | URL): Promise<Proto>;
 
+// ---- Peers (peer.mjs): RTCPeerConnection-shaped, over datagrams the application carries.
+
+/** CreatePeerRequest. In wasm: localAddresses (virtual "ip:port" / "[ipv6]:port", one host candidate each). */
+export interface PeerOptions {
+  localAddresses?: string[];
+  /** ICE connectivity-check pace (Ta); 0 = 50 ms. */
+  iceCheckIntervalMs?: number;
+  /** PEM; both empty: the core's generated ECDSA P-256 certificate. */
+  certificatePem?: string;
+  privateKeyPem?: string;
+  cname?: string;
+  /** Native cores only (INVALID_ARGUMENT in wasm): the core opens UDP sockets itself. */
+  usePlatformSockets?: boolean;
+  includeLoopback?: boolean;
+  loopbackOnly?: boolean;
+}
+
+/** One datagram. Outgoing (ondatagrams): local = our address, remote = where to. Incoming
+ *  (deliverDatagrams): local = the address it arrived on, remote = the sender. */
+export interface PeerDatagram { local: string; remote: string; data: Uint8Array; }
+
+export interface SessionDescriptionInit { type: 'offer' | 'answer'; sdp: string; }
+export interface IceCandidateInit {
+  /** "candidate:..." (no "a="). */
+  candidate: string;
+  /** The first m-line's mid (candidates are BUNDLEd). */
+  sdpMid: string | null;
+  sdpMLineIndex: number | null;
+  usernameFragment?: string | null;
+}
+
+export interface DataChannelInit {
+  ordered?: boolean;
+  /** At most one of maxRetransmits / maxPacketLifeTime (INVALID_ARGUMENT otherwise). */
+  maxRetransmits?: number;
+  maxPacketLifeTime?: number;
+  protocol?: string;
+  /** Both sides create it with the same id; no DCEP open message. */
+  negotiated?: boolean;
+  id?: number;
+}
+
+/** What a remote track is (an RTCTrackEvent's fields, but information only): receive it with
+ *  create_audio_stream / create_video_stream on peer.mediaSession with remoteSsrc = ssrc. */
+export interface RemoteTrackInfo {
+  kind: 'audio' | 'video'; id: string; mid: string; ssrc: number; payloadType: number; codec: string;
+}
+
+export type PeerConnectionStateName = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+export type IceConnectionStateName =
+  | 'new' | 'checking' | 'connected' | 'completed' | 'failed' | 'disconnected' | 'closed';
+export type DtlsStateName = 'new' | 'connecting' | 'connected' | 'closed' | 'failed';
+export type DataChannelStateName = 'connecting' | 'open' | 'closing' | 'closed';
+
+export type IceCandidateEvent = Event & { candidate: IceCandidateInit | null };
+export type DataChannelEvent = Event & { channel: DataChannel };
+export type TrackEvent = Event & { track: RemoteTrackInfo; streams: Array<{ id: string }> };
+export type MessageEventData = Event & { data: string | Uint8Array };
+export type ErrorEventData = Event & { error: TandemError };
+
+/** A data channel (a DATA_CHANNEL handle). Events: open, message, bufferedamountlow, close, error. */
+export class DataChannel extends EventTarget {
+  readonly handle: bigint;
+  readonly label: string;
+  readonly protocol: string;
+  readonly ordered: boolean;
+  readonly maxRetransmits: number | null;
+  readonly maxPacketLifeTime: number | null;
+  readonly negotiated: boolean;
+  /** SCTP stream id; null while the DTLS role (which decides its parity) is unknown. */
+  readonly id: number | null;
+  readonly readyState: DataChannelStateName;
+  /** Bytes queued in the core beyond SCTP's send buffer plus those of unanswered send() calls, as of the
+   *  core's last answer or state event (bytes inside SCTP's buffer are not counted, unlike in browsers). */
+  readonly bufferedAmount: number;
+  /** Setting it sends a request; a failure fires 'error'. */
+  bufferedAmountLowThreshold: number;
+  onopen: ((e: Event) => void) | null;
+  /** data: a string for text messages; a Uint8Array (a view into the event batch) for binary ones. */
+  onmessage: ((e: MessageEventData) => void) | null;
+  onbufferedamountlow: ((e: Event) => void) | null;
+  onclose: ((e: Event) => void) | null;
+  onerror: ((e: ErrorEventData) => void) | null;
+  setBufferedAmountLowThreshold(bytes: number): Promise<void>;
+  /** Up to 256 KiB. Resolves with the buffered amount; rejects with INVALID_ARGUMENT (not open, too large)
+   *  or STALE_HANDLE (peer closed), and then also fires 'error'. Throws for unsupported data types. */
+  send(data: string | ArrayBuffer | ArrayBufferView): Promise<number>;
+  /** Queued messages go first; 'close' fires on both sides. */
+  close(): Promise<void>;
+}
+
+/** A peer connection (a PEER_CONNECTION handle). Events: icecandidate, icegatheringstatechange,
+ *  iceconnectionstatechange, dtlsstatechange, connectionstatechange, datachannel, track, error. */
+export class Peer extends EventTarget {
+  readonly handle: bigint;
+  /** MEDIA_SESSION keyed by DTLS-SRTP: create sources (for addTrack) and streams (for remote tracks) on it. */
+  readonly mediaSession: bigint;
+  /** "sha-256 AB:CD:..." */
+  readonly fingerprint: string;
+  readonly localAddresses: string[];
+  readonly connectionState: PeerConnectionStateName;
+  readonly iceConnectionState: IceConnectionStateName;
+  readonly iceGatheringState: 'new' | 'gathering' | 'complete';
+  readonly dtlsState: DtlsStateName;
+  readonly localDescription: SessionDescriptionInit | null;
+  readonly remoteDescription: SessionDescriptionInit | null;
+  /** Why the connection failed, if it did. */
+  readonly error: string | null;
+  /** True from close() on. */
+  readonly isClosing: boolean;
+  onicecandidate: ((e: IceCandidateEvent) => void) | null;
+  onicegatheringstatechange: ((e: Event) => void) | null;
+  oniceconnectionstatechange: ((e: Event) => void) | null;
+  ondtlsstatechange: ((e: Event) => void) | null;
+  onconnectionstatechange: ((e: Event) => void) | null;
+  ondatachannel: ((e: DataChannelEvent) => void) | null;
+  ontrack: ((e: TrackEvent) => void) | null;
+  onerror: ((e: ErrorEventData) => void) | null;
+  /** Not an Event: the datagrams to carry to the far end (data are views into the event batch). */
+  ondatagrams: ((datagrams: PeerDatagram[]) => void) | null;
+  /** Also applied as the local description. */
+  createOffer(): Promise<SessionDescriptionInit>;
+  /** INVALID_ARGUMENT without a remote offer. */
+  createAnswer(): Promise<SessionDescriptionInit>;
+  /** A no-op: createOffer / createAnswer already applied it. */
+  setLocalDescription(description?: SessionDescriptionInit): Promise<void>;
+  /** MALFORMED_PACKET for SDP that does not parse, PROTOCOL_ERROR for SDP that cannot be negotiated. */
+  setRemoteDescription(description: SessionDescriptionInit): Promise<void>;
+  /** null, undefined or an empty candidate: end of candidates. */
+  addIceCandidate(candidate?: IceCandidateInit | string | null): Promise<void>;
+  createDataChannel(label: string, init?: DataChannelInit): Promise<DataChannel>;
+  /** An AUDIO_SOURCE / VIDEO_SOURCE on mediaSession; before createOffer / createAnswer. */
+  addTrack(source: bigint, streamId?: string): Promise<{ mid: string }>;
+  deliverDatagrams(datagrams: PeerDatagram[]): Promise<{ accepted: number; rejected: number }>;
+  /** get_peer_stats: snake_case name -> value. */
+  getStats(): Promise<Record<string, number>>;
+  /** Sends the close (through ondatagrams), then drops the peer's channels, subscriptions, the peer and its
+   *  media session. No events fire on this side afterwards. Idempotent. */
+  close(): Promise<void>;
+}
+
 export class Tandem {
   /** Starts a worker, loads the wasm core into it and initializes it. Rejects with a TandemError. */
   static start(options?: StartOptions): Promise<Tandem>;
@@ -219,6 +380,8 @@ export class Tandem {
    *  MessageChannel to two cores' sessions to connect them worker to worker. The port is transferred.
    *  Rejects with NULL_HANDLE, UNKNOWN_HANDLE, STALE_HANDLE or WRONG_HANDLE_TYPE. */
   connectMediaPort(session: bigint, port: TransferablePort, options?: { queueCapacity?: number }): Promise<MediaPort>;
+  /** A peer connection; rejects with INVALID_ARGUMENT for bad addresses (or none). */
+  createPeer(options: PeerOptions): Promise<Peer>;
   /** The worker boundary alone (no core), for benchmarks. */
   echo(bytes: Uint8Array): Promise<Uint8Array>;
 }

@@ -7,6 +7,9 @@
 import protobuf from 'protobufjs';
 
 import { isNode } from './core_loader.mjs';
+import { createPeer } from './peer.mjs';
+
+export { DataChannel, Peer } from './peer.mjs';
 
 const kDisposed = 8;
 const kInternal = 10;
@@ -391,6 +394,12 @@ export class Tandem {
         return closing;
       },
     };
+  }
+
+  // A peer connection (ICE, DTLS-SRTP, SCTP data channels) shaped like RTCPeerConnection; see peer.mjs.
+  // options: CreatePeerRequest fields, e.g. {localAddresses: ['10.0.0.1:5000'], iceCheckIntervalMs: 20}.
+  createPeer(options) {
+    return createPeer(this, options);
   }
 
   // The worker boundary alone (no core): echoes the bytes back. For benchmarks.
