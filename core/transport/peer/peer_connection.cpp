@@ -172,11 +172,13 @@ Result<void> PeerConnection::handle_datagram(const platform::SocketAddress& loca
     case PacketClass::dtls:
       ++stats_.dtls_received;
       count(metrics_.dtls_received);
-      if (!ice_ || !dtls_) {
-        result = Error{Errc::invalid_argument, "DTLS before the session was negotiated"};
+      if (!ice_) {
+        result = Error{Errc::invalid_argument, "DTLS before ICE started"};
         break;
       }
-      if (!ice_->note_received(local, remote, now_ns)) {
+      // Kept too before our DTLS endpoint exists: an answerer's checks can succeed and its ClientHello arrive
+      // before its answer reaches us (signalling is slower than loopback UDP); dropped, it costs a retransmission.
+      if (!dtls_ || !ice_->note_received(local, remote, now_ns)) {
         if (early_dtls_.size() < kMaxEarlyDtls)
           early_dtls_.push_back({{local, remote}, std::vector<uint8_t>(datagram.begin(), datagram.end())});
         break;
