@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/transport/dtls/client_hello_assembler.h"
+
 #include "core/transport/dtls/certificate_internal.h"
 #include "core/transport/dtls/datagram_queue.h"
 #include "core/transport/dtls/mbedtls_glue.h"
@@ -112,6 +114,7 @@ struct DtlsEndpoint::Impl {
   uint64_t final_deadline_ns = 0;
 
   std::span<const uint8_t> incoming;  // the datagram of the handle_datagram call in progress, until read
+  detail::ClientHelloAssembler client_hello;  // server role: a fragmented ClientHello, made whole for mbedTLS
   detail::DatagramQueue outgoing;
   detail::DatagramQueue received;
   std::vector<uint8_t> read_buffer;   // mbedtls_ssl_read's destination: one record's plaintext at most
@@ -471,6 +474,17 @@ Result<void> DtlsEndpoint::handle_datagram(std::span<const uint8_t> datagram, ui
   if (s.state == DtlsState::closed) return {};  // late datagrams after a close are no error
 
   const bool was_connected = s.state == DtlsState::connected;
+  if (s.config.role == DtlsRole::server && !was_connected && !s.client_hello.done()) {
+    switch (s.client_hello.add(datagram)) {
+      case detail::ClientHelloAssembler::Outcome::buffered:
+        return {};
+      case detail::ClientHelloAssembler::Outcome::complete:
+        datagram = s.client_hello.assembled();
+        break;
+      case detail::ClientHelloAssembler::Outcome::pass:
+        break;
+    }
+  }
   s.incoming = datagram;
   Result<void> result;
   if (!was_connected) result = s.drive_handshake();
