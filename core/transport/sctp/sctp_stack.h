@@ -6,12 +6,11 @@
 // association events and received messages, and handle_timeout(now) drives usrsctp's timers (usrsctp runs with
 // no threads of its own: usrsctp_init_nothreads). Time is always an argument.
 //
-// Not all of usrsctp's time is ours: besides the timers we drive, it reads the wall clock (gettimeofday) for RTT
-// samples, to decide which chunks a T3 timeout retransmits (those sent more than one RTO ago) and for PR-SCTP
-// lifetimes. The caller's time must therefore advance at the wall clock's rate, as the runtime's clock does.
-// A simulation running faster than real time has to make usrsctp's wall clock follow its own (the tests do:
-// tests/core/transport/sctp/usrsctp_test_clock.h); otherwise a T3 timeout retransmits nothing and the
-// association stalls.
+// All of usrsctp's time is ours: besides the timers we drive, stock usrsctp reads the wall clock
+// (gettimeofday) for RTT samples, to decide which chunks a T3 timeout retransmits (those sent more than one RTO
+// ago) and for PR-SCTP lifetimes; our builds of usrsctp (scripts/patches/usrsctp-clock-hook.patch) read a clock
+// that usrsctp_runtime.cpp advances with the time passed in here instead. So a simulation may run faster than
+// real time (without the hook, a T3 timeout there would retransmit nothing and the association would stall).
 //
 // usrsctp is process-global: one stack, one timer wheel and one output callback for every association in the
 // process. usrsctp_runtime.h keeps that in one place: it initialises usrsctp when the first endpoint is created

@@ -66,7 +66,6 @@ TEST_CASE("Data channels: steady-state send and receive allocate nothing in our 
   DataChannelTransport b = make_transport(false);
   Direct d{a, b};
   uint64_t now = 1'000 * kMs;
-  test::UsrsctpTestClock wall_clock{&now};
   connect(d, now, kMs);
   auto id = a.create_channel(DataChannelInit{"alloc", "", true, {}, {}, {}, 256});
   REQUIRE(id.ok());

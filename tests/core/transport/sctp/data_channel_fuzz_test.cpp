@@ -95,7 +95,6 @@ TEST_CASE("Data channels: malformed DCEP from the peer is rejected, counted, and
   REQUIRE(raw_or.ok());
   SctpEndpoint raw = std::move(raw_or).value();
   uint64_t now = 1'000 * kMs;
-  test::UsrsctpTestClock wall_clock{&now};
   size_t errors = 0, opened = 0, messages = 0;
   auto exchange = [&] {
     for (bool moved = true; moved;) {

@@ -10,7 +10,6 @@
 
 #include "core/sim/network.h"
 #include "core/transport/sctp/data_channel_transport.h"
-#include "tests/core/transport/sctp/usrsctp_test_clock.h"
 
 namespace tandem::test::dc {
 
@@ -69,7 +68,6 @@ struct Pair {
   transport::DataChannelTransport& b;
   sim::NetworkLink ab, ba;
   uint64_t now = 1'000 * kMs;
-  UsrsctpTestClock wall_clock{&now};  // usrsctp's gettimeofday follows `now` (see usrsctp_test_clock.h)
   std::vector<Seen> a_events, b_events;
   // Called for every event instead of recording it, when set (bulk transfers check messages on the fly).
   std::function<void(const transport::DataChannelEvent&)> on_a, on_b;
