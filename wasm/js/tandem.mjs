@@ -133,7 +133,7 @@ function ownedCopy(bytes) {
 
 // Completions a caller ignores must not turn into unhandled rejections (fatal in node) when dispose() rejects
 // them; callers that do attach handlers still see the rejection.
-function quiet(promise) {
+export function quiet(promise) {
   promise.catch(() => {});
   return promise;
 }
