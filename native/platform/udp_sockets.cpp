@@ -5,10 +5,12 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -56,17 +58,52 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 // kernel default (212 KiB) drops bursts. The kernel caps this at net.core.{r,w}mem_max; we take what it gives.
 constexpr int kSocketBufferBytes = 4 << 20;
 
+// How many of `datagrams`, from the first, can go as one GSO message: same address, the first one's size
+// (the segment size) for all but the last, which may be shorter.
+size_t gso_run(std::span<const OutgoingDatagram> datagrams) {
+  const size_t segment = datagrams[0].bytes.size();
+  if (segment == 0 || segment > UdpSockets::kMaxGsoSegment) return 1;
+  size_t run = 1, total = segment;
+  while (run < datagrams.size() && run < UdpSockets::kMaxSegments) {
+    const OutgoingDatagram& d = datagrams[run];
+    if (d.bytes.empty() || d.bytes.size() > segment || total + d.bytes.size() > UdpSockets::kMaxGsoBytes ||
+        !(d.to == datagrams[0].to)) {
+      break;
+    }
+    total += d.bytes.size();
+    ++run;
+    if (d.bytes.size() < segment) break;  // a shorter datagram ends a run
+  }
+  return run;
+}
+
+// The kernel has no usable UDP GSO for this socket (too old, or the route's device lacks checksum offload).
+bool gso_unsupported(int error) { return error == EIO || error == ENOPROTOOPT || error == EOPNOTSUPP; }
+
+constexpr size_t kGroBuffer = 65536;  // a coalesced buffer holds at most 64 KiB
+constexpr size_t kControl = CMSG_SPACE(sizeof(int));
+
 }  // namespace
 
+struct UdpSockets::SendBuffers {
+  std::array<sockaddr_storage, kBatch> to;
+  std::array<iovec, kBatch * kMaxSegments> iov;
+  std::array<mmsghdr, kBatch> headers;
+  std::array<size_t, kBatch> runs;  // datagrams in each message
+  alignas(cmsghdr) std::array<std::array<uint8_t, kControl>, kBatch> control;
+};
+
 struct UdpSockets::ReceiveBuffers {
-  std::array<std::array<uint8_t, kMaxDatagram>, kBatch> data;
+  std::unique_ptr<uint8_t[]> data{new uint8_t[kBatch * kGroBuffer]};  // 2 MiB, allocated once
   std::array<sockaddr_storage, kBatch> from;
   std::array<iovec, kBatch> iov;
   std::array<mmsghdr, kBatch> headers;
-  std::array<ReceivedDatagram, kBatch> received;
+  alignas(cmsghdr) std::array<std::array<uint8_t, kControl>, kBatch> control;
+  std::array<ReceivedDatagram, kBatch * kMaxSegments> received;
 };
 
-UdpSockets::UdpSockets(int epoll_fd) : epoll_fd_(epoll_fd), rx_(std::make_unique<ReceiveBuffers>()) {}
+UdpSockets::UdpSockets(int epoll_fd)
+    : epoll_fd_(epoll_fd), tx_(std::make_unique<SendBuffers>()), rx_(std::make_unique<ReceiveBuffers>()) {}
 
 UdpSockets::~UdpSockets() { close_all(); }
 
@@ -82,6 +119,7 @@ SocketOpenResult UdpSockets::open(const SocketAddress& local, DatagramReceiver& 
   if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof(kSocketBufferBytes));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof(kSocketBufferBytes));
+  ::setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));  // refused by old kernels: datagrams come one by one
   sockaddr_storage addr;
   const socklen_t length = to_sockaddr(local, addr);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
@@ -113,35 +151,64 @@ size_t UdpSockets::send(SocketId socket, std::span<const OutgoingDatagram> datag
     stats_.send_drops += datagrams.size();
     return 0;
   }
-  size_t accepted = 0;  // the kernel took them
-  size_t done = 0;      // accepted or dropped
+  Socket& s = it->second;
+  SendBuffers& tx = *tx_;
+  size_t accepted = 0;     // the kernel took them
+  size_t done = 0;         // accepted or dropped
+  size_t plain_until = 0;  // datagrams before this index go one per message (the kernel refused them as a run)
   while (done < datagrams.size()) {
-    const size_t count = std::min(kBatch, datagrams.size() - done);
-    std::array<sockaddr_storage, kBatch> to;
-    std::array<iovec, kBatch> iov;
-    std::array<mmsghdr, kBatch> headers{};
-    for (size_t i = 0; i < count; ++i) {
-      const OutgoingDatagram& d = datagrams[done + i];
-      headers[i].msg_hdr.msg_namelen = to_sockaddr(d.to, to[i]);
-      headers[i].msg_hdr.msg_name = &to[i];
-      iov[i] = {const_cast<uint8_t*>(d.bytes.data()), d.bytes.size()};
-      headers[i].msg_hdr.msg_iov = &iov[i];
-      headers[i].msg_hdr.msg_iovlen = 1;
+    size_t messages = 0, iovs = 0, next = done;
+    while (messages < kBatch && next < datagrams.size()) {
+      const size_t run = s.gso && next >= plain_until ? gso_run(datagrams.subspan(next)) : 1;
+      mmsghdr& h = tx.headers[messages];
+      h = {};
+      h.msg_hdr.msg_namelen = to_sockaddr(datagrams[next].to, tx.to[messages]);
+      h.msg_hdr.msg_name = &tx.to[messages];
+      for (size_t k = 0; k < run; ++k) {
+        const std::span<const uint8_t> bytes = datagrams[next + k].bytes;
+        tx.iov[iovs + k] = {const_cast<uint8_t*>(bytes.data()), bytes.size()};
+      }
+      h.msg_hdr.msg_iov = &tx.iov[iovs];
+      h.msg_hdr.msg_iovlen = run;
+      if (run > 1) {
+        h.msg_hdr.msg_control = tx.control[messages].data();
+        h.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        cmsghdr* c = CMSG_FIRSTHDR(&h.msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        const auto segment = static_cast<uint16_t>(datagrams[next].bytes.size());
+        std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+      }
+      tx.runs[messages] = run;
+      iovs += run;
+      next += run;
+      ++messages;
     }
-    const int sent = ::sendmmsg(it->second.fd, headers.data(), static_cast<unsigned>(count), 0);
+    const int sent = ::sendmmsg(s.fd, tx.headers.data(), static_cast<unsigned>(messages), 0);
     ++stats_.send_calls;
     if (sent <= 0) {
       if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0 && tx.runs[0] > 1) {
+        // A run the kernel would not segment: no GSO on this socket at all, or not for this run (EINVAL:
+        // e.g. a segment over the route's MTU). Resend it one datagram per message.
+        if (gso_unsupported(errno)) s.gso = false;
+        plain_until = done + tx.runs[0];
+        continue;
+      }
       // EAGAIN (send buffer full) or an error on the first datagram (e.g. unreachable): drop that one and go on,
       // as a lossy network would; the protocols above retransmit what matters.
       ++stats_.send_drops;
       ++done;
       continue;
     }
-    accepted += static_cast<size_t>(sent);
-    done += static_cast<size_t>(sent);
-    stats_.datagrams_sent += static_cast<uint64_t>(sent);
+    for (size_t i = 0; i < static_cast<size_t>(sent); ++i) {
+      accepted += tx.runs[i];
+      done += tx.runs[i];
+      if (tx.runs[i] > 1) ++stats_.coalesced_sends;
+    }
   }
+  stats_.datagrams_sent += accepted;
   return accepted;
 }
 
@@ -165,24 +232,43 @@ void UdpSockets::on_readable(SocketId socket) {
     if (it == sockets_.end()) return;  // the receiver closed it during the previous batch
     ReceiveBuffers& rx = *rx_;
     for (size_t i = 0; i < kBatch; ++i) {
-      rx.iov[i] = {rx.data[i].data(), kMaxDatagram};
+      rx.iov[i] = {rx.data.get() + i * kGroBuffer, kGroBuffer};
       rx.headers[i] = {};
       rx.headers[i].msg_hdr.msg_name = &rx.from[i];
       rx.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
       rx.headers[i].msg_hdr.msg_iov = &rx.iov[i];
       rx.headers[i].msg_hdr.msg_iovlen = 1;
+      rx.headers[i].msg_hdr.msg_control = rx.control[i].data();
+      rx.headers[i].msg_hdr.msg_controllen = kControl;
     }
     const int n = ::recvmmsg(it->second.fd, rx.headers.data(), kBatch, MSG_DONTWAIT, nullptr);
     ++stats_.receive_calls;
     if (n <= 0) return;
     size_t kept = 0;
-    for (int i = 0; i < n; ++i) {
-      const mmsghdr& h = rx.headers[static_cast<size_t>(i)];
-      if ((h.msg_hdr.msg_flags & MSG_TRUNC) != 0) continue;  // larger than any datagram we accept
-      ReceivedDatagram& d = rx.received[kept];
-      if (!from_sockaddr(reinterpret_cast<const sockaddr*>(&rx.from[static_cast<size_t>(i)]), d.from)) continue;
-      d.bytes = {rx.data[static_cast<size_t>(i)].data(), h.msg_len};
-      ++kept;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      msghdr& h = rx.headers[i].msg_hdr;
+      const size_t length = rx.headers[i].msg_len;
+      if ((h.msg_flags & MSG_TRUNC) != 0) continue;  // larger than any datagram we accept
+      SocketAddress from;
+      if (!from_sockaddr(reinterpret_cast<const sockaddr*>(&rx.from[i]), from)) continue;
+      // A GRO buffer is datagrams of `segment` bytes, the last one possibly shorter.
+      size_t segment = length;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int gro = 0;
+          std::memcpy(&gro, CMSG_DATA(c), sizeof(gro));
+          if (gro > 0) segment = static_cast<size_t>(gro);
+        }
+      }
+      if (segment > kMaxDatagram || (segment == 0 && length > 0)) continue;
+      const uint8_t* bytes = rx.data.get() + i * kGroBuffer;
+      if (segment < length) ++stats_.coalesced_receives;
+      size_t offset = 0;
+      do {  // an empty datagram is one datagram too
+        const size_t size = std::min(segment, length - offset);
+        rx.received[kept++] = ReceivedDatagram{from, {bytes + offset, size}};
+        offset += size;
+      } while (offset < length && kept < rx.received.size());
     }
     stats_.datagrams_received += kept;
     if (kept > 0) it->second.receiver->on_datagrams(socket, std::span(rx.received.data(), kept));

@@ -46,6 +46,10 @@ struct DatagramStats {
   uint64_t send_drops = 0;  // the kernel refused a datagram (buffer full, unreachable): UDP semantics, counted
   uint64_t send_calls = 0;  // system calls used to send, to see what batching buys
   uint64_t receive_calls = 0;
+  // Natively on Linux: sent messages that carried a run of datagrams segmented by the kernel (UDP GSO), and
+  // received buffers that held several datagrams coalesced by the kernel (UDP GRO). 0 where unsupported.
+  uint64_t coalesced_sends = 0;
+  uint64_t coalesced_receives = 0;
 };
 
 class DatagramTransport {
