@@ -1,5 +1,6 @@
 #include "core/transport/sctp/sctp_stack.h"
 
+#include "core/transport/sctp/crc32c.h"
 #include "core/transport/sctp/usrsctp_runtime.h"
 
 #include <usrsctp.h>
@@ -49,7 +50,6 @@ struct SctpEndpoint::Impl {
   uintptr_t token = 0;  // our AF_CONN address: an opaque number usrsctp hands back to the output callback
   struct socket* sock = nullptr;
   uint64_t now_ns = 0;           // the latest time the caller gave this endpoint
-  std::vector<uint8_t> scratch;  // reused for the CRC check, so steady-state input does not allocate
   Outbox outbox;
 
   bool connecting = false;
@@ -346,15 +346,11 @@ Result<void> SctpEndpoint::handle_datagram(std::span<const uint8_t> packet, uint
     return {Errc::malformed_packet, "shorter than an SCTP common header"};
   }
   // usrsctp checks no checksum (UsrsctpStack enables its "CRC32c offload"): either we do it here, so the
-  // caller can count bad packets, or DTLS authenticated the packet (SctpOptions::verify_checksum). The CRC
-  // covers the packet with its checksum field zeroed (RFC 4960 appendix B); usrsctp_crc32c returns it in the
-  // byte order the header stores it in.
+  // caller can count bad packets, or DTLS authenticated the packet (SctpOptions::verify_checksum).
   if (e.options.verify_checksum) {
-    e.scratch.assign(packet.begin(), packet.end());
     uint32_t stored;
-    std::memcpy(&stored, e.scratch.data() + 8, sizeof(stored));
-    std::memset(e.scratch.data() + 8, 0, sizeof(stored));
-    if (usrsctp_crc32c(e.scratch.data(), e.scratch.size()) != stored) {
+    std::memcpy(&stored, packet.data() + 8, sizeof(stored));
+    if (detail::sctp_checksum(packet) != stored) {
       ++e.malformed;
       return {Errc::malformed_packet, "SCTP checksum mismatch"};
     }

@@ -1,5 +1,7 @@
 #include "core/transport/sctp/usrsctp_runtime.h"
 
+#include "core/transport/sctp/crc32c.h"
+
 #include <usrsctp.h>
 
 #include <algorithm>
@@ -30,7 +32,7 @@ void Outbox::push(const uint8_t* p, size_t n) {
   // usrsctp leaves the checksum to us ("CRC32c offload", see UsrsctpStack::attach): computed here, over the
   // copy we make anyway, with the field still zero as usrsctp left it.
   if (n >= kSctpCommonHeaderSize) {
-    const uint32_t crc = usrsctp_crc32c(slot.data(), n);
+    const uint32_t crc = sctp_checksum(slot);
     std::memcpy(slot.data() + 8, &crc, sizeof(crc));
   }
   ++count;
