@@ -271,6 +271,9 @@ void PeerHub::publish_events(PeerObject& p) {
         s->set_channel(channel);
         s->set_state(state);
         s->set_buffered_amount(buffered);
+        if (state == api::CHANNEL_OPEN) {
+          if (const auto id = p.peer->stream_id(e->channel)) s->set_id(*id);
+        }
         ev.SerializeToString(&out);
       });
       continue;

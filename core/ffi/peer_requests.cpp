@@ -60,6 +60,17 @@ Result<void> PeerHub::create_peer(const api::FfiRequest& req, api::FfiResponse& 
     return fail(Errc::invalid_argument, "this platform has no UDP sockets: give local_addresses and carry datagrams");
   if (!r.use_platform_sockets() && r.local_addresses().empty())
     return fail(Errc::invalid_argument, "without platform sockets the peer needs local_addresses");
+  if (!r.use_platform_sockets() && !r.bind_addresses().empty())
+    return fail(Errc::invalid_argument, "bind_addresses needs use_platform_sockets");
+  std::vector<platform::SocketAddress> binds;
+  for (const std::string& text : r.bind_addresses()) {
+    auto address = transport::parse_socket_address(text);
+    if (!address) return fail(Errc::invalid_argument, "bind address \"" + text + "\" is not ip:port / [ipv6]:port");
+    // A wildcard (0.0.0.0, ::) would make a candidate no peer can reach: name the interface's address.
+    if (address->ip == platform::IpAddress{} || address->ip == platform::IpAddress::v6({}))
+      return fail(Errc::invalid_argument, "bind address \"" + text + "\" is a wildcard: give an interface's address");
+    binds.push_back(*address);
+  }
   std::vector<platform::SocketAddress> virtual_addresses;
   for (const std::string& text : r.local_addresses()) {
     auto address = transport::parse_socket_address(text);
@@ -96,7 +107,17 @@ Result<void> PeerHub::create_peer(const api::FfiRequest& req, api::FfiResponse& 
   p.peer = std::move(connection.value());
   p.platform_sockets = r.use_platform_sockets();
   const uint64_t now = platform.clock.now_ns();
-  if (p.platform_sockets) {
+  if (p.platform_sockets && !binds.empty()) {
+    for (const auto& address : binds) {
+      auto opened = platform.net->open(address, p);
+      if (opened.id == 0) {
+        p.teardown();
+        return fail(Errc::invalid_argument, "cannot bind " + transport::to_string(address) + ": " + opened.error);
+      }
+      p.sockets.push_back({opened.id, opened.bound});
+    }
+    for (const auto& s : p.sockets) virtual_addresses.push_back(s.bound);
+  } else if (p.platform_sockets) {
     std::vector<platform::IpAddress> ips;
     if (r.loopback_only()) {
       for (const auto& ip : platform.net->interface_addresses(true))

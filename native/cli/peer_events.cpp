@@ -71,10 +71,6 @@ void PeerSession::on_peer_event(const api::PeerEvent& e) {
   switch (e.event_case()) {
     case api::PeerEvent::kLocalCandidate: {
       const std::string& c = e.local_candidate();
-      const auto address = ip_bytes(candidate_address(c));
-      bool wanted = false;
-      for (const auto& b : o_.bind) wanted = wanted || b == "all" || (address && ip_bytes(b) == address);
-      if (!wanted) return;  // a socket on an interface --bind did not name
       emit(event("local_candidate").add("candidate", c));
       if (description_sent_)
         signal_candidate(c);

@@ -93,35 +93,21 @@ bool PeerSession::start() {
   req.mutable_subscribe()->set_queue_capacity(1u << 16);
   if (!call(req, resp, "subscribe")) return false;
 
-  // Sockets: the loopback interfaces alone when every --bind address is loopback, else every interface; the
-  // candidates we signal are then filtered to the --bind addresses (the API opens sockets per interface).
+  // Sockets: one per --bind address (any free port), or with --bind all one per interface, loopback included.
   const bool all = std::find(o_.bind.begin(), o_.bind.end(), "all") != o_.bind.end();
-  bool any_loopback = all, all_loopback = !all;
-  for (const auto& b : o_.bind) {
-    if (b == "all") continue;
-    const bool loopback = is_loopback(ip_bytes(b).value_or(""));
-    any_loopback = any_loopback || loopback;
-    all_loopback = all_loopback && loopback;
-  }
   req.Clear();
   auto* create = req.mutable_create_peer();
   create->set_use_platform_sockets(true);
-  create->set_include_loopback(any_loopback);
-  create->set_loopback_only(all_loopback);
-  if (!call(req, resp, "create_peer")) return false;
+  if (all) {
+    create->set_include_loopback(true);
+  } else {
+    for (const auto& b : o_.bind) create->add_bind_addresses(b.find(':') != std::string::npos ? "[" + b + "]:0" : b + ":0");
+  }
+  if (!call(req, resp, "create_peer", kExitBadInput)) return false;
   peer_ = resp.create_peer().peer();
   session_ = resp.create_peer().media_session();
   std::string addresses;
   for (const auto& a : resp.create_peer().local_addresses()) addresses += (addresses.empty() ? "" : " ") + a;
-  for (const auto& b : o_.bind) {
-    if (b == "all") continue;
-    bool found = false;
-    for (const auto& a : resp.create_peer().local_addresses()) found = found || ip_bytes(host_of(a)) == ip_bytes(b);
-    if (!found) {
-      finish(kExitBadInput, "--bind " + b + ": no interface has this address (sockets opened on: " + addresses + ")");
-      return false;
-    }
-  }
   emit(event("peer_created")
            .add("role", o_.offerer ? "offer" : "answer")
            .add("sockets", addresses)
@@ -219,13 +205,6 @@ void PeerSession::on_signal_line(const std::string& line) {
     // A browser's end-of-candidates is a candidate with an empty "candidate" string.
     const std::string candidate = *type == "candidate" ? message->string("candidate").value_or("\x01") : "";
     if (candidate == "\x01") return finish(kExitBadInput, "a candidate without a string \"candidate\"");
-    if (!candidate.empty() && !same_family_as_bind(o_.bind, candidate)) {
-      // The API opens a socket per interface; pairing only families --bind names keeps the others unused.
-      emit(event("remote_candidate_skipped")
-               .add("candidate", candidate)
-               .add("reason", "no --bind address of its family"));
-      return;
-    }
     api::FfiRequest req;
     api::FfiResponse resp;
     req.mutable_add_ice_candidate()->set_peer(peer_);

@@ -12,9 +12,8 @@
 // after its bye). Then exit 0. A timeout, a failed connection or a message that fails its check exits 1 with
 // the reason on stderr; bad input (malformed JSON, bad SDP or candidates, a message of the wrong role) exits 2.
 //
-// Addresses: the API opens a UDP socket per interface (loopback ones alone when every --bind address is
-// loopback); the CLI signals only the candidates on --bind addresses and ignores remote candidates of a family
-// no --bind address has, so the other sockets stay unused.
+// Addresses: the core binds one UDP socket per --bind address (CreatePeerRequest.bind_addresses), or with
+// --bind all one per interface; each socket is a host candidate.
 //
 // peer_session.cpp: setup, signalling, time-driven work, the end. peer_events.cpp: the core's events.
 #pragma once

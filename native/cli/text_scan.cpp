@@ -16,27 +16,6 @@ std::optional<std::string> ip_bytes(std::string text) {
   return std::nullopt;
 }
 
-bool is_loopback(const std::string& bytes) {
-  if (bytes.size() == 4) return bytes[0] == 127;
-  return bytes == std::string(15, '\0') + '\1';
-}
-
-std::string host_of(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return host;
-}
-
-std::string candidate_address(std::string_view candidate) {
-  for (int field = 0; field < 4; ++field) {
-    const size_t space = candidate.find(' ');
-    if (space == std::string_view::npos) return "";
-    candidate.remove_prefix(space + 1);
-  }
-  return std::string(candidate.substr(0, candidate.find(' ')));
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -62,12 +41,4 @@ std::string first_mid(std::string_view sdp) {
   return std::string(sdp.substr(start, sdp.find_first_of("\r\n", start) - start));
 }
 
-bool same_family_as_bind(const std::vector<std::string>& bind, const std::string& candidate) {
-  const auto address = ip_bytes(candidate_address(candidate));
-  if (!address) return true;
-  for (const auto& b : bind) {
-    if (b == "all" || ip_bytes(b).value_or("").size() == address->size()) return true;
-  }
-  return false;
-}
 }  // namespace tandem::cli

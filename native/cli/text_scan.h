@@ -13,15 +13,6 @@ namespace tandem::cli {
 // The binary form of an IPv4 / IPv6 address text ("[...]" allowed): 4 or 16 bytes, so that two spellings of
 // one address compare equal. Nothing for other text.
 std::optional<std::string> ip_bytes(std::string text);
-// For ip_bytes() output: 127.0.0.0/8 or ::1.
-bool is_loopback(const std::string& bytes);
-// "ip:port" / "[ipv6]:port" -> "ip" / "ipv6".
-std::string host_of(const std::string& address);
-// "candidate:<foundation> <component> <transport> <priority> <address> <port> typ ..." -> "<address>".
-std::string candidate_address(std::string_view candidate);
-// Whether a candidate's address family is that of one of `bind` ("all" matches any; a name such as an mDNS
-// .local one matches too: the core decides about it).
-bool same_family_as_bind(const std::vector<std::string>& bind, const std::string& candidate);
 
 bool iequals(std::string_view a, std::string_view b);
 // The payload type of `codec` in an SDP: the first "a=rtpmap:<pt> <codec>/..." (codec name case-insensitive).

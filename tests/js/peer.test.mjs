@@ -158,6 +158,7 @@ describe('peers: two wasm cores, datagrams carried by a JS relay', () => {
     const chat = await pa.createDataChannel('chat', { protocol: 'text' });
     assert.ok(chat instanceof DataChannel);
     assert.equal(chat.readyState, 'connecting');
+    assert.equal(chat.id, null, 'no stream id before the DTLS role is known');
     const start = performance.now();
     let reply;
     await negotiate(pa, pb, async () => { reply = await pb.createDataChannel('reply'); });
@@ -185,6 +186,9 @@ describe('peers: two wasm cores, datagrams carried by a JS relay', () => {
     // Stream ids: the DTLS client (the answerer, setup:active) takes even ones, the server odd ones.
     assert.equal(chatB.channel.id % 2, 1);
     assert.equal(remoteA.get('reply').channel.id % 2, 0);
+    // The offerer's channel was created before the answer (no id then); its open event brought the id.
+    assert.equal(chat.id, chatB.channel.id);
+    assert.equal(reply.id, remoteA.get('reply').channel.id);
 
     // Messages both ways on the reliable channels: every one arrives, in order, intact.
     const outgoing = [

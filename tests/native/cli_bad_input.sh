@@ -26,7 +26,7 @@ expect 2 'unknown option' "unknown flag" -- peer --role offer --frobnicate </dev
 expect 2 'offer.answer is required' "missing role" -- peer --echo </dev/null
 expect 2 '--size must be' "size too small" -- peer --role offer --size 4 </dev/null
 expect 2 'not an IPv4 or IPv6 address' "bad bind" -- peer --role offer --bind nowhere </dev/null
-expect 2 'no interface has this address' "bind not on this host" -- peer --role offer --bind 203.0.113.7 </dev/null
+expect 2 'cannot bind 203.0.113.7:0' "bind not on this host" -- peer --role offer --bind 203.0.113.7 </dev/null
 echo '{"type":"offer","sdp":' | expect 2 'malformed JSON' "truncated JSON" -- peer --role answer --timeout-ms 5000
 echo '["offer"]' | expect 2 'malformed JSON' "JSON array" -- peer --role answer --timeout-ms 5000
 echo '{"sdp":"v=0"}' | expect 2 'without a string "type"' "no type" -- peer --role answer --timeout-ms 5000

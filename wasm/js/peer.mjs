@@ -153,6 +153,7 @@ export class DataChannel extends EventTarget {
     switch (s.state) {
       case 'CHANNEL_OPEN':
         if (this.readyState === 'closing' || this.readyState === 'closed') return;
+        this.id = s.id;  // known by now even for a channel created before the answer
         this.readyState = 'open';
         fire(this, 'open', {});
         return;

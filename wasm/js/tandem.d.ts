@@ -122,7 +122,7 @@ export interface FfiEvent {
   };
   dataChannelState?: {
     channel: bigint; state: 'CHANNEL_OPEN' | 'BUFFERED_AMOUNT_LOW' | 'CHANNEL_CLOSED'; bufferedAmount: bigint;
-    error: string;
+    error: string; id: number;  // id: the SCTP stream id, in CHANNEL_OPEN
   };
   dataChannelMessage?: { channel: bigint; data: Uint8Array; binary: boolean };
   peerDatagrams?: { peer: bigint; datagrams: PeerDatagram[] };

@@ -395,11 +395,15 @@ void PeerConnection::update_state(uint64_t now_ns) {
   } else if (failed_) {
     next = PeerState::failed;
   } else if (ice_ && dtls_) {
+    // The W3C aggregate: a DTLS transport the remote closed (close_notify) counts as up, so a peer whose
+    // remote side went away stays connected until ICE notices (consent) and then goes disconnected, rather
+    // than passing through connecting.
     const IceState ice = ice_->state();
     const bool ice_up = ice == IceState::connected || ice == IceState::completed;
+    const bool dtls_up = dtls_->state() == DtlsState::connected || dtls_->state() == DtlsState::closed;
     if (ice == IceState::disconnected) {
       next = PeerState::disconnected;
-    } else if (ice_up && dtls_->state() == DtlsState::connected) {
+    } else if (ice_up && dtls_up) {
       next = PeerState::connected;
     } else if (state_ != PeerState::new_) {
       next = PeerState::connecting;

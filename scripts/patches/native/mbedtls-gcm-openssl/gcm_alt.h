@@ -15,6 +15,7 @@ typedef struct mbedtls_gcm_context {
     void *dec;     /* EVP_CIPHER_CTX, keyed for decryption */
     int mode;      /* MBEDTLS_GCM_ENCRYPT or MBEDTLS_GCM_DECRYPT, from mbedtls_gcm_starts() */
     int started;   /* mbedtls_gcm_starts() succeeded and mbedtls_gcm_finish() has not run yet */
+    unsigned long enc_iv_len, dec_iv_len;  /* the IV length each EVP context is set to (asking costs lookups) */
 } mbedtls_gcm_context;
 
 #endif /* TANDEM_MBEDTLS_GCM_ALT_H */

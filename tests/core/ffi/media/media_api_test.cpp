@@ -8,6 +8,7 @@
 #include "core/ffi/core.h"
 #include "proto/tandem.pb.h"
 #include "support/fake_platform.h"
+#include "support/ffi_side.h"
 
 using namespace tandem;
 
@@ -21,34 +22,7 @@ std::string key_bytes(size_t n, char seed) {
   return s;
 }
 
-struct Peer {
-  std::unique_ptr<ffi::Core> core;
-  std::vector<api::FfiEvent> events;
-  std::string response;
-
-  api::FfiResponse send(const api::FfiRequest& req) {
-    const std::string bytes = req.SerializeAsString();
-    core->request({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, response);
-    api::FfiResponse resp;
-    CHECK(resp.ParseFromString(response));
-    return resp;
-  }
-  void subscribe(api::EventKind kind, uint64_t key) {
-    api::FfiRequest req;
-    auto* f = req.mutable_subscribe()->mutable_filter();
-    f->add_kinds(kind);
-    f->set_has_key(true);
-    f->set_key(key);
-    req.mutable_subscribe()->set_queue_capacity(100000);
-    REQUIRE(send(req).error() == api::OK);
-  }
-  std::vector<api::FfiEvent> take(api::FfiEvent::MessageCase kind) {
-    std::vector<api::FfiEvent> out, rest;
-    for (auto& e : events) (e.message_case() == kind ? out : rest).push_back(std::move(e));
-    events = std::move(rest);
-    return out;
-  }
-};
+using Peer = test::FfiSide;
 
 struct TwoCores {
   test::FakePlatform p;
@@ -56,19 +30,11 @@ struct TwoCores {
   uint64_t session_a = 0, session_b = 0;
 
   explicit TwoCores(const api::NetworkImpairment& a_out = {}) {
-    for (Peer* peer : {&a, &b}) {
-      auto c = ffi::Core::create(p.platform, {}, [peer](uint64_t, std::span<const uint8_t> bytes) {
-        api::FfiEvent ev;
-        CHECK(ev.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
-        peer->events.push_back(std::move(ev));
-      });
-      REQUIRE(c.ok());
-      peer->core = std::move(c).value();
-    }
+    for (Peer* peer : {&a, &b}) peer->start(p.platform);
     session_a = create_session(a, 1, 2, a_out);
     session_b = create_session(b, 2, 1, {});
-    a.subscribe(api::MEDIA_PACKETS, session_a);
-    b.subscribe(api::MEDIA_PACKETS, session_b);
+    a.subscribe({api::MEDIA_PACKETS}, session_a);
+    b.subscribe({api::MEDIA_PACKETS}, session_b);
   }
   ~TwoCores() {
     a.core->shutdown();
@@ -156,7 +122,7 @@ uint64_t create_audio(TwoCores& t, api::AudioCodec codec, const std::string& e2e
   auto stream_resp = t.b.send(st);
   REQUIRE(stream_resp.error() == api::OK);
   stream = stream_resp.create_audio_stream().stream();
-  t.b.subscribe(api::AUDIO_FRAME, stream);
+  t.b.subscribe({api::AUDIO_FRAME}, stream);
   return created.create_audio_source().source();
 }
 
@@ -218,7 +184,7 @@ TEST_CASE("media api: video with loss on the path still arrives, NACKs and metri
   auto stream_resp = t.b.send(st);
   REQUIRE(stream_resp.error() == api::OK);
   const uint64_t stream = stream_resp.create_video_stream().stream();
-  t.b.subscribe(api::VIDEO_FRAME, stream);
+  t.b.subscribe({api::VIDEO_FRAME}, stream);
   for (uint32_t i = 0; i < 90; ++i) {  // 3 s at 30 fps
     api::FfiRequest cap;
     cap.mutable_capture_video_frame()->set_source(created.create_video_source().source());

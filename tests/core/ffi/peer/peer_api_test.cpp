@@ -6,6 +6,7 @@
 #include "core/ffi/core.h"
 #include "proto/tandem.pb.h"
 #include "support/fake_platform.h"
+#include "support/ffi_side.h"
 
 using namespace tandem;
 
@@ -13,34 +14,14 @@ namespace {
 
 constexpr uint64_t kMs = 1'000'000;
 
-struct Side {
-  std::unique_ptr<ffi::Core> core;
-  std::vector<api::FfiEvent> events;
-  std::string response;
+struct Side : test::FfiSide {
   uint64_t peer = 0, session = 0;
   std::string address;
-
-  api::FfiResponse send(const api::FfiRequest& req) {
-    const std::string bytes = req.SerializeAsString();
-    core->request({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, response);
-    api::FfiResponse resp;
-    CHECK(resp.ParseFromString(response));
-    return resp;
-  }
-  void subscribe_all(std::initializer_list<api::EventKind> kinds) {
-    api::FfiRequest req;
-    auto* f = req.mutable_subscribe()->mutable_filter();
-    for (auto k : kinds) f->add_kinds(k);
-    req.mutable_subscribe()->set_queue_capacity(100000);
-    REQUIRE(send(req).error() == api::OK);
-  }
-  std::vector<api::FfiEvent> take(api::FfiEvent::MessageCase kind) {
-    std::vector<api::FfiEvent> out, rest;
-    for (auto& e : events) (e.message_case() == kind ? out : rest).push_back(std::move(e));
-    events = std::move(rest);
-    return out;
-  }
 };
+
+std::string sdp_of(const api::FfiResponse& r) {
+  return r.has_create_offer() ? r.create_offer().sdp() : r.create_answer().sdp();
+}
 
 struct TwoPeers {
   test::FakePlatform p;
@@ -54,14 +35,8 @@ struct TwoPeers {
     a.address = "10.1.0.1:4000";
     b.address = "10.1.0.2:4000";
     for (Side* s : {&a, &b}) {
-      auto c = ffi::Core::create(p.platform, {}, [s](uint64_t, std::span<const uint8_t> bytes) {
-        api::FfiEvent ev;
-        CHECK(ev.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
-        s->events.push_back(std::move(ev));
-      });
-      REQUIRE(c.ok());
-      s->core = std::move(c).value();
-      s->subscribe_all({api::PEER_EVENT, api::DATA_CHANNEL_STATE, api::DATA_CHANNEL_MESSAGE, api::PEER_DATAGRAMS,
+      s->start(p.platform);
+      s->subscribe({api::PEER_EVENT, api::DATA_CHANNEL_STATE, api::DATA_CHANNEL_MESSAGE, api::PEER_DATAGRAMS,
                         api::AUDIO_FRAME});
       api::FfiRequest req;
       req.mutable_create_peer()->add_local_addresses(s->address);
@@ -121,16 +96,35 @@ struct TwoPeers {
     return done();
   }
 
+  // a offers, b answers, through requests; returns the offer's SDP.
+  std::string negotiate() {
+    api::FfiRequest offer_req;
+    offer_req.mutable_create_offer()->set_peer(a.peer);
+    const auto offer = a.send(offer_req);
+    REQUIRE(offer.error() == api::OK);
+    api::FfiRequest set_offer;
+    set_offer.mutable_set_remote_description()->set_peer(b.peer);
+    set_offer.mutable_set_remote_description()->set_type(api::OFFER);
+    set_offer.mutable_set_remote_description()->set_sdp(sdp_of(offer));
+    REQUIRE(b.send(set_offer).error() == api::OK);
+    api::FfiRequest answer_req;
+    answer_req.mutable_create_answer()->set_peer(b.peer);
+    const auto answer = b.send(answer_req);
+    REQUIRE(answer.error() == api::OK);
+    api::FfiRequest set_answer;
+    set_answer.mutable_set_remote_description()->set_peer(a.peer);
+    set_answer.mutable_set_remote_description()->set_type(api::ANSWER);
+    set_answer.mutable_set_remote_description()->set_sdp(sdp_of(answer));
+    REQUIRE(a.send(set_answer).error() == api::OK);
+    return sdp_of(offer);
+  }
+
   static bool has_state(const std::vector<api::PeerEvent>& events, api::PeerConnectionState state) {
     for (const auto& e : events)
       if (e.event_case() == api::PeerEvent::kConnectionState && e.connection_state() == state) return true;
     return false;
   }
 };
-
-std::string sdp_of(const api::FfiResponse& r) {
-  return r.has_create_offer() ? r.create_offer().sdp() : r.create_answer().sdp();
-}
 
 }  // namespace
 
@@ -142,26 +136,10 @@ TEST_CASE("peer API: two cores connect, open a data channel and exchange message
   auto created = t.a.send(dc);
   REQUIRE(created.error() == api::OK);
   const uint64_t channel_a = created.create_data_channel().channel();
+  CHECK(created.create_data_channel().id() == 65535);  // no stream id before the DTLS role is known
 
-  api::FfiRequest offer_req;
-  offer_req.mutable_create_offer()->set_peer(t.a.peer);
-  auto offer = t.a.send(offer_req);
-  REQUIRE(offer.error() == api::OK);
-  CHECK(sdp_of(offer).find("m=application") != std::string::npos);
-  api::FfiRequest set_offer;
-  set_offer.mutable_set_remote_description()->set_peer(t.b.peer);
-  set_offer.mutable_set_remote_description()->set_type(api::OFFER);
-  set_offer.mutable_set_remote_description()->set_sdp(sdp_of(offer));
-  REQUIRE(t.b.send(set_offer).error() == api::OK);
-  api::FfiRequest answer_req;
-  answer_req.mutable_create_answer()->set_peer(t.b.peer);
-  auto answer = t.b.send(answer_req);
-  REQUIRE(answer.error() == api::OK);
-  api::FfiRequest set_answer;
-  set_answer.mutable_set_remote_description()->set_peer(t.a.peer);
-  set_answer.mutable_set_remote_description()->set_type(api::ANSWER);
-  set_answer.mutable_set_remote_description()->set_sdp(sdp_of(answer));
-  REQUIRE(t.a.send(set_answer).error() == api::OK);
+  const std::string offer = t.negotiate();
+  CHECK(offer.find("m=application") != std::string::npos);
 
   // b learns of the channel through a PEER_EVENT carrying a new DATA_CHANNEL handle.
   uint64_t channel_b = 0;
@@ -174,6 +152,12 @@ TEST_CASE("peer API: two cores connect, open a data channel and exchange message
   }, 5000 * kMs));
   CHECK(t.states_a.front().state() == api::CHANNEL_OPEN);
   CHECK(t.states_a.front().channel() == channel_a);
+  // The open event brings the id, the same one b was told of (a offered actpass, b is the DTLS client: odd).
+  uint32_t id_at_b = 0;
+  for (const auto& e : t.peer_events_b)
+    if (e.event_case() == api::PeerEvent::kDataChannel) id_at_b = e.data_channel().id();
+  CHECK(t.states_a.front().id() == id_at_b);
+  CHECK(id_at_b % 2 == 1);
 
   for (auto [from, channel, text, binary] : {std::tuple{&t.a, channel_a, "from a", false},
                                              std::tuple{&t.b, channel_b, "from b", true}}) {
@@ -220,25 +204,8 @@ TEST_CASE("peer API: audio from a source on one core plays on the other, keyed b
   track.mutable_add_track()->set_source(source.create_audio_source().source());
   REQUIRE(t.a.send(track).error() == api::OK);
 
-  api::FfiRequest offer_req;
-  offer_req.mutable_create_offer()->set_peer(t.a.peer);
-  auto offer = t.a.send(offer_req);
-  REQUIRE(offer.error() == api::OK);
-  CHECK(sdp_of(offer).find("a=rtpmap:111 opus/48000/2") != std::string::npos);
-  api::FfiRequest set_offer;
-  set_offer.mutable_set_remote_description()->set_peer(t.b.peer);
-  set_offer.mutable_set_remote_description()->set_type(api::OFFER);
-  set_offer.mutable_set_remote_description()->set_sdp(sdp_of(offer));
-  REQUIRE(t.b.send(set_offer).error() == api::OK);
-  api::FfiRequest answer_req;
-  answer_req.mutable_create_answer()->set_peer(t.b.peer);
-  auto answer = t.b.send(answer_req);
-  REQUIRE(answer.error() == api::OK);
-  api::FfiRequest set_answer;
-  set_answer.mutable_set_remote_description()->set_peer(t.a.peer);
-  set_answer.mutable_set_remote_description()->set_type(api::ANSWER);
-  set_answer.mutable_set_remote_description()->set_sdp(sdp_of(answer));
-  REQUIRE(t.a.send(set_answer).error() == api::OK);
+  const std::string offer = t.negotiate();
+  CHECK(offer.find("a=rtpmap:111 opus/48000/2") != std::string::npos);
 
   // b's REMOTE_TRACK names the SSRC and payload type to create the stream with.
   const api::RemoteTrack* remote = nullptr;

@@ -66,6 +66,28 @@ TEST_CASE("peer connection: offer/answer, ICE, DTLS and a data channel both ways
 }
 
 
+TEST_CASE("peer connection: when the remote peer closes, the state goes connected -> disconnected -> failed",
+          "[peer]") {
+  // The W3C aggregate: the remote's close_notify closes DTLS, which still counts as up, so the peer stays
+  // connected until consent freshness notices the silence (never back to connecting).
+  PeerPair pair;
+  REQUIRE(pair.a().peer->create_data_channel(labelled("x"), pair.now()).ok());
+  pair.negotiate();
+  REQUIRE(pair.run_until([&] { return connected_with_channels(pair); }, pair.now() + 10 * kSecond));
+  const size_t seen = pair.b().events.size();
+  pair.a().peer->close(pair.now());
+  CHECK(pair.a().peer->state() == PeerState::closed);
+  REQUIRE(pair.run_until([&] { return pair.b().peer->dtls_state() == DtlsState::closed; }, pair.now() + kSecond));
+  CHECK(pair.b().peer->state() == PeerState::connected);
+  REQUIRE(pair.run_until([&] { return pair.b().peer->state() == PeerState::failed; }, pair.now() + 60 * kSecond));
+  std::vector<PeerState> states;
+  for (size_t i = seen; i < pair.b().events.size(); ++i) {
+    if (pair.b().events[i].kind == PeerEventKind::connection_state) states.push_back(pair.b().events[i].state);
+  }
+  CHECK(states == std::vector<PeerState>{PeerState::disconnected, PeerState::failed});
+  CHECK(pair.b().closed.size() == 1);  // the channel closed with the association
+}
+
 TEST_CASE("peer connection: DTLS completes under 30% loss", "[peer]") {
   sim::Impairments lossy;
   lossy.loss = 0.30;
