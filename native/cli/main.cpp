@@ -27,8 +27,9 @@ A WebRTC peer (ICE, DTLS-SRTP, SCTP data channels) on real UDP sockets, signalle
   --signal stdio|unix:PATH|listen-unix:PATH
                         where signalling goes (default stdio: stdin/stdout). unix: connects (retrying until
                         PATH exists); listen-unix: listens on PATH and accepts one connection
-  --bind ADDR           host candidate address, repeatable or comma-separated (default 127.0.0.1; ::1 for
-                        IPv6 loopback; "all" for every interface)
+  --bind ADDR           an address to bind a UDP socket on (any free port; each is a host candidate),
+                        repeatable or comma-separated (default 127.0.0.1; ::1 for IPv6 loopback; "all" for a
+                        socket on every interface, loopback included)
   --channel LABEL       the data channel the offerer creates (default "data"); the answerer takes any
   --send N              send N binary messages once the channel is open (format in generators.h:
                         "TDM1", u32 seq, u32 FNV-1a of the rest, xorshift filler; all big-endian)
