@@ -22,6 +22,8 @@
 namespace tandem::bench {
 namespace {
 
+using transport_bench::now_ns;  // the platform's clock (transport_pair.h)
+
 using transport_bench::Pair;
 
 // Two lossless, zero-delay links: what one side sends, the other receives on the next receive().

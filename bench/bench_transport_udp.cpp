@@ -29,6 +29,8 @@
 namespace tandem::bench {
 namespace {
 
+using transport_bench::now_ns;  // the platform's clock (transport_pair.h)
+
 using transport_bench::Pair;
 using transport_bench::Side;
 

@@ -15,10 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "clocks.h"
 #include "core/transport/peer/peer_connection.h"
 #include "harness.h"
 
 namespace tandem::bench::transport_bench {
+
+// The time the peers and the driver read: the clock a core runs with on this target (natively the calibrated
+// TSC, ~11 ns a read; the steady clock's vDSO read was ~6 % of a sender thread's CPU here), performance.now()
+// in wasm. Hides bench::now_ns() for the transport benchmarks.
+inline uint64_t now_ns() { return platform_clock().now_ns(); }
 
 class Pair;
 
@@ -31,7 +37,7 @@ class Wire {
   // Hands one side's batch of datagrams to the network.
   virtual void send(int from, std::span<const transport::PeerTransmit> batch, uint64_t now_ns) = 0;
   // Delivers every datagram that has arrived to its peer (Pair::deliver) and returns how many. When none has
-  // arrived it may wait until one does or `wait_until_ns` (steady clock) passes, whichever is first.
+  // arrived it may wait until one does or `wait_until_ns` (now_ns() time) passes, whichever is first.
   virtual size_t receive(Pair& pair, uint64_t wait_until_ns) = 0;
   // The same for one side only, for wires whose sides can be driven by a thread each (Pair::turn_side).
   virtual size_t receive_side(Pair& pair, int side, uint64_t wait_until_ns) { return 0; }

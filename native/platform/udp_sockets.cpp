@@ -189,17 +189,17 @@ size_t UdpSockets::send(SocketId socket, std::span<const OutgoingDatagram> datag
     ++stats_.send_calls;
     if (sent <= 0) {
       if (sent < 0 && errno == EINTR) continue;
-      if (sent < 0 && tx.runs[0] > 1) {
+      if (sent < 0 && tx.runs[0] > 1 && (gso_unsupported(errno) || errno == EINVAL)) {
         // A run the kernel would not segment: no GSO on this socket at all, or not for this run (EINVAL:
         // e.g. a segment over the route's MTU). Resend it one datagram per message.
         if (gso_unsupported(errno)) s.gso = false;
         plain_until = done + tx.runs[0];
         continue;
       }
-      // EAGAIN (send buffer full) or an error on the first datagram (e.g. unreachable): drop that one and go on,
-      // as a lossy network would; the protocols above retransmit what matters.
-      ++stats_.send_drops;
-      ++done;
+      // EAGAIN (send buffer full) or an error on the first message (e.g. unreachable): drop its datagrams and
+      // go on, as a lossy network would; the protocols above retransmit what matters.
+      stats_.send_drops += tx.runs[0];
+      done += tx.runs[0];
       continue;
     }
     for (size_t i = 0; i < static_cast<size_t>(sent); ++i) {
