@@ -53,13 +53,15 @@ ensure_deb_src() {
 ensure_deb_src
 versions=""
 for p in "${packages[@]}"; do
-  v=$(apt-cache showsrc "$p" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  # Readers that consume all their input: one that stops early (awk's exit, head) can kill the writer with
+  # SIGPIPE, which pipefail turns into a silent failure of this script (it happened in CI, under load).
+  v=$(apt-cache showsrc "$p" 2>/dev/null | awk '/^Version:/ && v == "" {v = $2} END {print v}')
   [ -n "$v" ] || { log "cannot find source package $p"; exit 1; }
   versions+="$p=$v;"
 done
 openssl_version=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null || true)
 [ -n "$openssl_version" ] || { log "libssl-dev is not installed (scripts/setup.sh installs it)"; exit 1; }
-cc_version=$("$cc" --version 2>/dev/null | head -1)
+cc_version=$("$cc" --version 2>/dev/null | sed -n 1p)
 key=$(cat "$0" "$here/patches/native/"*.patch "$here/patches/native/mbedtls-gcm-openssl/"* \
   "$here/patches/usrsctp-clock-hook.patch" |
   { cat; echo "$versions|libssl-dev=$openssl_version|$cc_version|$build_type"; } | sha256sum | cut -c1-16)

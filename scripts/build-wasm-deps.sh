@@ -36,11 +36,13 @@ ensure_deb_src() {
 ensure_deb_src
 versions=""
 for p in "${packages[@]}"; do
-  v=$(apt-cache showsrc "$p" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  # Readers that consume all their input: one that stops early (awk's exit, head) can kill the writer with
+  # SIGPIPE, which pipefail turns into a silent failure of this script (it happened in CI, under load).
+  v=$(apt-cache showsrc "$p" 2>/dev/null | awk '/^Version:/ && v == "" {v = $2} END {print v}')
   [ -n "$v" ] || { log "cannot find source package $p"; exit 1; }
   versions+="$p=$v;"
 done
-emcc_version=$(emcc --version 2>/dev/null | head -1)
+emcc_version=$(emcc --version 2>/dev/null | sed -n 1p)
 key=$(cat "$0" "$here/patches/"*.patch | { cat; echo "$versions|$emcc_version|$build_type"; } | sha256sum | cut -c1-16)
 prefix="$cache/wasm-deps/$key"
 if [ -f "$prefix/.complete" ]; then

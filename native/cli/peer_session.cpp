@@ -101,7 +101,10 @@ bool PeerSession::start() {
   if (all) {
     create->set_include_loopback(true);
   } else {
-    for (const auto& b : o_.bind) create->add_bind_addresses(b.find(':') != std::string::npos ? "[" + b + "]:0" : b + ":0");
+    for (const auto& b : o_.bind) {  // "ip", "ipv6" or "[ipv6]" (main.cpp checked it) -> "ip:0" / "[ipv6]:0"
+      const bool bare_v6 = b.find(':') != std::string::npos && b.front() != '[';
+      create->add_bind_addresses(bare_v6 ? "[" + b + "]:0" : b + ":0");
+    }
   }
   if (!call(req, resp, "create_peer", kExitBadInput)) return false;
   peer_ = resp.create_peer().peer();

@@ -60,9 +60,9 @@ constexpr int kSocketBufferBytes = 4 << 20;
 
 // How many of `datagrams`, from the first, can go as one GSO message: same address, the first one's size
 // (the segment size) for all but the last, which may be shorter.
-size_t gso_run(std::span<const OutgoingDatagram> datagrams) {
+size_t gso_run(std::span<const OutgoingDatagram> datagrams, size_t max_segment) {
   const size_t segment = datagrams[0].bytes.size();
-  if (segment == 0 || segment > UdpSockets::kMaxGsoSegment) return 1;
+  if (segment == 0 || segment > max_segment) return 1;
   size_t run = 1, total = segment;
   while (run < datagrams.size() && run < UdpSockets::kMaxSegments) {
     const OutgoingDatagram& d = datagrams[run];
@@ -120,6 +120,11 @@ SocketOpenResult UdpSockets::open(const SocketAddress& local, DatagramReceiver& 
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof(kSocketBufferBytes));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof(kSocketBufferBytes));
   ::setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));  // refused by old kernels: datagrams come one by one
+  // Kernels before 4.18 ignore an unknown UDP_SEGMENT cmsg and would send a run as one huge datagram: use GSO
+  // only where the kernel knows the option.
+  int segment = 0;
+  socklen_t segment_length = sizeof(segment);
+  const bool gso = ::getsockopt(fd, SOL_UDP, UDP_SEGMENT, &segment, &segment_length) == 0;
   sockaddr_storage addr;
   const socklen_t length = to_sockaddr(local, addr);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
@@ -140,7 +145,7 @@ SocketOpenResult UdpSockets::open(const SocketAddress& local, DatagramReceiver& 
     ::close(fd);
     return result;
   }
-  sockets_[id] = Socket{fd, &receiver};
+  sockets_[id] = Socket{fd, &receiver, gso};
   result.id = id;
   return result;
 }
@@ -159,7 +164,7 @@ size_t UdpSockets::send(SocketId socket, std::span<const OutgoingDatagram> datag
   while (done < datagrams.size()) {
     size_t messages = 0, iovs = 0, next = done;
     while (messages < kBatch && next < datagrams.size()) {
-      const size_t run = s.gso && next >= plain_until ? gso_run(datagrams.subspan(next)) : 1;
+      const size_t run = s.gso && next >= plain_until ? gso_run(datagrams.subspan(next), s.gso_max_segment) : 1;
       mmsghdr& h = tx.headers[messages];
       h = {};
       h.msg_hdr.msg_namelen = to_sockaddr(datagrams[next].to, tx.to[messages]);
@@ -190,9 +195,10 @@ size_t UdpSockets::send(SocketId socket, std::span<const OutgoingDatagram> datag
     if (sent <= 0) {
       if (sent < 0 && errno == EINTR) continue;
       if (sent < 0 && tx.runs[0] > 1 && (gso_unsupported(errno) || errno == EINVAL)) {
-        // A run the kernel would not segment: no GSO on this socket at all, or not for this run (EINVAL:
-        // e.g. a segment over the route's MTU). Resend it one datagram per message.
+        // A run the kernel would not segment: no GSO on this socket at all, or not with segments this large
+        // (EINVAL: a segment over the route's MTU), which is remembered. Resend it one datagram per message.
         if (gso_unsupported(errno)) s.gso = false;
+        s.gso_max_segment = std::min(s.gso_max_segment, datagrams[done].bytes.size() - 1);
         plain_until = done + tx.runs[0];
         continue;
       }
@@ -228,7 +234,7 @@ void UdpSockets::on_readable(SocketId socket) {
   // Bounded: a flooded socket yields the runtime to tasks and timers after 8 batches (epoll is level
   // triggered, so it comes back at once).
   for (int round = 0; round < 8; ++round) {
-    const auto it = sockets_.find(socket);
+    auto it = sockets_.find(socket);
     if (it == sockets_.end()) return;  // the receiver closed it during the previous batch
     ReceiveBuffers& rx = *rx_;
     for (size_t i = 0; i < kBatch; ++i) {
@@ -245,6 +251,14 @@ void UdpSockets::on_readable(SocketId socket) {
     ++stats_.receive_calls;
     if (n <= 0) return;
     size_t kept = 0;
+    // Hands what is kept to the receiver; false when the receiver closed the socket meanwhile.
+    const auto deliver = [&] {
+      stats_.datagrams_received += kept;
+      if (kept > 0) it->second.receiver->on_datagrams(socket, std::span(rx.received.data(), kept));
+      kept = 0;
+      it = sockets_.find(socket);
+      return it != sockets_.end();
+    };
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
       msghdr& h = rx.headers[i].msg_hdr;
       const size_t length = rx.headers[i].msg_len;
@@ -265,13 +279,14 @@ void UdpSockets::on_readable(SocketId socket) {
       if (segment < length) ++stats_.coalesced_receives;
       size_t offset = 0;
       do {  // an empty datagram is one datagram too
+        // Kernels may coalesce more segments than we planned for (UDP_MAX_SEGMENTS grew from 64 to 128).
+        if (kept == rx.received.size() && !deliver()) return;
         const size_t size = std::min(segment, length - offset);
         rx.received[kept++] = ReceivedDatagram{from, {bytes + offset, size}};
         offset += size;
-      } while (offset < length && kept < rx.received.size());
+      } while (offset < length);
     }
-    stats_.datagrams_received += kept;
-    if (kept > 0) it->second.receiver->on_datagrams(socket, std::span(rx.received.data(), kept));
+    if (!deliver()) return;
     if (static_cast<size_t>(n) < kBatch) return;
   }
 }

@@ -8,8 +8,9 @@
 // full SCTP packets) goes to the kernel as one message that it cuts into datagrams, and a receiving socket
 // takes the kernel's coalesced buffers and cuts them here. Per-datagram system call and network stack costs
 // were most of a loopback transfer's kernel time; on loopback a GSO message even reaches a GRO socket whole.
-// Where the kernel refuses GSO (old kernel, device without checksum offload) the socket falls back to one
-// message per datagram; what goes on the wire is the same datagrams either way.
+// Where the kernel lacks GSO (checked when a socket opens) or refuses it (a device without checksum offload,
+// segments over the route's MTU) the socket falls back to one message per datagram; what goes on the wire is
+// the same datagrams either way.
 #pragma once
 
 #include <array>
@@ -47,7 +48,8 @@ class UdpSockets final : public DatagramTransport {
   struct Socket {
     int fd = -1;
     DatagramReceiver* receiver = nullptr;
-    bool gso = true;  // cleared when the kernel refuses a segmented send
+    bool gso = true;  // the kernel knows UDP_SEGMENT; cleared when it refuses a segmented send
+    size_t gso_max_segment = kMaxGsoSegment;  // lowered when a route refuses segments this large (EINVAL)
   };
   struct SendBuffers;
   struct ReceiveBuffers;

@@ -369,6 +369,7 @@ void PeerConnection::pump_sctp(uint64_t now_ns) {
 }
 
 void PeerConnection::on_dtls_connected(uint64_t now_ns) {
+  dtls_was_connected_ = true;
   record(metrics_.dtls_handshake, since(dtls_started_ns_, now_ns));
   if (media_) {
     auto keys = dtls_->srtp_keys();
@@ -395,12 +396,13 @@ void PeerConnection::update_state(uint64_t now_ns) {
   } else if (failed_) {
     next = PeerState::failed;
   } else if (ice_ && dtls_) {
-    // The W3C aggregate: a DTLS transport the remote closed (close_notify) counts as up, so a peer whose
-    // remote side went away stays connected until ICE notices (consent) and then goes disconnected, rather
-    // than passing through connecting.
+    // The W3C aggregate: a DTLS transport the remote closed (close_notify) after connecting counts as up, so
+    // a peer whose remote side went away stays connected until ICE notices (consent) and then goes
+    // disconnected, rather than passing through connecting. One closed during its handshake does not.
     const IceState ice = ice_->state();
     const bool ice_up = ice == IceState::connected || ice == IceState::completed;
-    const bool dtls_up = dtls_->state() == DtlsState::connected || dtls_->state() == DtlsState::closed;
+    const bool dtls_up = dtls_->state() == DtlsState::connected ||
+                         (dtls_->state() == DtlsState::closed && dtls_was_connected_);
     if (ice == IceState::disconnected) {
       next = PeerState::disconnected;
     } else if (ice_up && dtls_up) {

@@ -241,6 +241,7 @@ class PeerConnection {
   uint64_t created_ns_ = 0;
   uint64_t last_now_ = 0;  // the latest time passed in (poll_event has none of its own)
   uint64_t checks_started_ns_ = 0, dtls_started_ns_ = 0, sctp_started_ns_ = 0;
+  bool dtls_was_connected_ = false;  // a DTLS close after this still counts as up (W3C aggregate state)
 
   std::vector<PeerEvent> events_;  // FIFO of owned events (candidates, states, tracks)
   size_t events_head_ = 0;

@@ -2,6 +2,8 @@
 // and SCTP data channels, both peers in one process on a fake clock.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "core/media/pipeline/media_session.h"
 #include "core/media/rtp/rtp_packet.h"
 #include "core/metrics/registry.h"
@@ -86,6 +88,26 @@ TEST_CASE("peer connection: when the remote peer closes, the state goes connecte
   }
   CHECK(states == std::vector<PeerState>{PeerState::disconnected, PeerState::failed});
   CHECK(pair.b().closed.size() == 1);  // the channel closed with the association
+}
+
+TEST_CASE("peer connection: closing during the DTLS handshake never reports connected", "[peer]") {
+  PeerPair pair;
+  REQUIRE(pair.a().peer->create_data_channel(labelled("x"), pair.now()).ok());
+  pair.negotiate();
+  REQUIRE(pair.run_until([&] {
+    const IceState ice = pair.a().peer->ice_state();
+    return ice == IceState::connected || ice == IceState::completed;
+  }, pair.now() + 10 * kSecond));
+  REQUIRE(pair.a().peer->dtls_state() != DtlsState::connected);  // ICE is up, the handshake is not done
+  pair.a().peer->close(pair.now());
+  pair.step();  // collects the events close() queued
+  std::vector<PeerState> states;
+  for (const auto& e : pair.a().events) {
+    if (e.kind == PeerEventKind::connection_state) states.push_back(e.state);
+  }
+  REQUIRE_FALSE(states.empty());
+  CHECK(states.back() == PeerState::closed);
+  CHECK(std::find(states.begin(), states.end(), PeerState::connected) == states.end());
 }
 
 TEST_CASE("peer connection: DTLS completes under 30% loss", "[peer]") {
