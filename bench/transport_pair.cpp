@@ -7,11 +7,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <numeric>
-#include <random>
 #include <string_view>
 
 #include "harness.h"
 #include "support/alloc_counter.h"
+#include "support/seeded_entropy.h"
 
 namespace tandem::bench::transport_bench {
 namespace {
@@ -23,14 +23,7 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kWindowNs = 10 * kMs;  // one throughput sample
 constexpr size_t kFillBytes = 512 * 1024;  // sent per refill at most (see Sender)
 
-// Not secure and need not be: the benchmark's keys protect nothing, and a seeded generator keeps runs alike.
-transport::EntropySource seeded_entropy(uint64_t seed) {
-  auto rng = std::make_shared<std::mt19937_64>(seed);
-  return [rng](std::span<uint8_t> out) {
-    for (auto& b : out) b = static_cast<uint8_t>((*rng)());
-    return true;
-  };
-}
+using test::seeded_entropy;
 
 // A P-256 key takes milliseconds to make; applications reuse an RTCCertificate across connections, so do we.
 std::shared_ptr<const transport::DtlsCertificate> certificate(int side) {

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <random>
+#include "support/seeded_entropy.h"
 
 namespace tandem::test {
 namespace {
@@ -13,15 +13,6 @@ sim::NetworkLink make_link(const sim::Impairments& impairments, uint64_t seed) {
   c.capacity = 8192;
   c.impairments = impairments;
   return std::move(sim::NetworkLink::create(c).value());
-}
-
-// Deterministic "entropy" for tests: a seeded generator (real peers use the platform's).
-transport::EntropySource seeded_entropy(uint64_t seed) {
-  auto rng = std::make_shared<std::mt19937_64>(seed);
-  return [rng](std::span<uint8_t> out) {
-    for (auto& b : out) b = static_cast<uint8_t>((*rng)());
-    return true;
-  };
 }
 
 std::shared_ptr<const transport::DtlsCertificate> certificate(uint64_t seed) {
