@@ -45,6 +45,15 @@ std::vector<Bytes> fragment(const Bytes& hello, std::vector<std::pair<uint32_t, 
   return out;
 }
 
+// Starts both ends and takes the client's first datagram (its whole ClientHello, one record) off the wire.
+Bytes start_and_take_client_hello(Pair& p) {
+  REQUIRE(p.server.start(kStart).ok());
+  REQUIRE(p.client.start(kStart).ok());
+  auto d = p.client.poll_transmit();
+  REQUIRE(d);
+  return Bytes(d->begin(), d->end());
+}
+
 uint32_t hello_length(const Bytes& hello) {
   return (uint32_t{hello[14]} << 16) | (uint32_t{hello[15]} << 8) | hello[16];
 }
@@ -62,11 +71,7 @@ bool finish(Pair& p, uint64_t now) {
 
 TEST_CASE("DTLS: the server reassembles a ClientHello sent in fragments", "[dtls]") {
   Pair p = make_pair();
-  REQUIRE(p.server.start(kStart).ok());
-  REQUIRE(p.client.start(kStart).ok());
-  auto d = p.client.poll_transmit();
-  REQUIRE(d);
-  const Bytes hello(d->begin(), d->end());
+  const Bytes hello = start_and_take_client_hello(p);
   const uint32_t n = hello_length(hello);
   REQUIRE(n > 100);
 
@@ -89,11 +94,7 @@ TEST_CASE("DTLS: the server reassembles a ClientHello sent in fragments", "[dtls
 
 TEST_CASE("DTLS: an incomplete fragmented ClientHello is answered by nothing", "[dtls]") {
   Pair p = make_pair();
-  REQUIRE(p.server.start(kStart).ok());
-  REQUIRE(p.client.start(kStart).ok());
-  auto d = p.client.poll_transmit();
-  REQUIRE(d);
-  const Bytes hello(d->begin(), d->end());
+  const Bytes hello = start_and_take_client_hello(p);
   const auto f = fragment(hello, {{0, 100}});
   REQUIRE(p.server.handle_datagram(f[0], kStart).ok());
   CHECK_FALSE(p.server.poll_transmit());
