@@ -7,6 +7,9 @@
 #    on the time tandem drives (usrsctp_handle_timers). With both on one clock (usrsctp_tandem_set_clock, set by
 #    core/transport/sctp/usrsctp_runtime.cpp) SCTP behaves the same on simulated time as on real time; without
 #    it a lossy simulated link stalls (T3 fires, but no chunk is "old enough" on the wall clock to resend).
+#    Also scripts/patches/usrsctp-t3-restart.patch (shared): the retransmission timer restarts on every SACK
+#    that moves the cumulative ack, as RFC 4960 says; 0.9.5 let it expire every RTO on a busy association,
+#    turning losses into timeouts (the patch says what was measured).
 #    AF_CONN only (no IPv4/IPv6 raw-socket support), as in the wasm build. Natively also
 #    scripts/patches/native/usrsctp-zone-cache.patch: a per-thread cache of freed mbufs, clusters and chunks in
 #    front of malloc (usrsctp allocates ~15 per packet; malloc and free were ~15 % of a transfer's CPU).
@@ -63,7 +66,7 @@ openssl_version=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null || true)
 [ -n "$openssl_version" ] || { log "libssl-dev is not installed (scripts/setup.sh installs it)"; exit 1; }
 cc_version=$("$cc" --version 2>/dev/null | sed -n 1p)
 key=$(cat "$0" "$here/patches/native/"*.patch "$here/patches/native/mbedtls-gcm-openssl/"* \
-  "$here/patches/usrsctp-clock-hook.patch" |
+  "$here/patches/usrsctp-clock-hook.patch" "$here/patches/usrsctp-t3-restart.patch" |
   { cat; echo "$versions|libssl-dev=$openssl_version|$cc_version|$build_type"; } | sha256sum | cut -c1-16)
 prefix="$cache/native-deps/$key"
 if [ -f "$prefix/.complete" ]; then
@@ -114,6 +117,7 @@ build_usrsctp() {
   cd "$src"/libusrsctp-*/
   patch -p1 -N < "$here/patches/usrsctp-clock-hook.patch" >&2
   patch -p1 -N < "$here/patches/native/usrsctp-zone-cache.patch" >&2
+  patch -p1 -N < "$here/patches/usrsctp-t3-restart.patch" >&2
   CC="$cc" cmake -S . -B build-native -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON -Dsctp_build_programs=OFF -Dsctp_build_shared_lib=OFF \
     -Dsctp_werror=OFF -Dsctp_inet=OFF -Dsctp_inet6=OFF -DCMAKE_C_FLAGS="-Wno-address-of-packed-member"

@@ -101,6 +101,7 @@ build_usrsctp() {
   patch -p1 -N < "$here/patches/usrsctp-emscripten-no-ifn-mtu.patch" >&2
   patch -p1 -N < "$here/patches/usrsctp-clock-hook.patch" >&2   # shared with the native build (see there)
   patch -p1 -N < "$here/patches/usrsctp-emscripten-getentropy.patch" >&2   # no /dev/urandom without a file system
+  patch -p1 -N < "$here/patches/usrsctp-t3-restart.patch" >&2   # shared with the native build (see there)
   emcmake cmake -S . -B build-wasm "${common[@]}" -DCMAKE_C_FLAGS="-D_GNU_SOURCE -include pthread.h" \
     -Dsctp_build_programs=OFF -Dsctp_build_shared_lib=OFF -Dsctp_werror=OFF -Dsctp_inet=OFF -Dsctp_inet6=OFF
   cmake --build build-wasm -j"$jobs" && cmake --install build-wasm

@@ -4,9 +4,12 @@
 
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <usrsctp.h>
 
 #include "core/sim/network.h"
 #include "core/transport/sctp/data_channel_transport.h"
@@ -129,6 +132,59 @@ struct Pair {
     REQUIRE(run([&] { return a.is_connected() && b.is_connected(); }, 10'000));
   }
 };
+
+// A bulk transfer where SCTP's tuning and congestion control show: one reliable channel from a to b kept
+// saturated (a's queue topped up to 256 KiB) for `ms` of simulated time over a 100 Mbit/s bottleneck with one
+// bandwidth-delay product of queue, a 50 ms RTT and `loss`.
+struct BulkResult {
+  uint64_t received_bytes = 0;   // message bytes b got while sending went on
+  double seconds = 0;            // the simulated time they took
+  uint64_t retransmitted_chunks = 0;
+  // T3-rtx expirations while sending: usrsctp's process-wide count, but test cases run one at a time and the
+  // associations of earlier ones are gone.
+  uint32_t t3_expirations = 0;
+};
+
+inline uint32_t usrsctp_t3_expirations() {
+  sctpstat s;
+  std::memset(&s, 0, sizeof(s));
+  usrsctp_get_stat(&s);
+  return s.sctps_timodata;
+}
+
+inline BulkResult bulk_over_50ms_path(const transport::SctpTuning& tuning, double loss, size_t message_size,
+                                      uint64_t ms, uint64_t seed) {
+  transport::DataChannelTransportOptions options;
+  options.sctp.tuning = tuning;
+  options.sctp.max_message_size = 64 * 1024;  // fits usrsctp's default send buffer too
+  transport::DataChannelTransport a = make_transport(true, options);
+  transport::DataChannelTransport b = make_transport(false, options);
+  sim::Impairments imp;
+  imp.delay_ns = 25 * kMs;
+  imp.loss = loss;
+  imp.bandwidth_bps = 100'000'000;
+  imp.queue_bytes = 625'000;
+  Pair pair{a, b, imp, seed};
+  pair.connect();
+  auto id = a.create_channel(transport::DataChannelInit{"bulk", "", true, {}, {}, {}, 256});
+  REQUIRE(id.ok());
+  REQUIRE(pair.run([&] { return b.channel(*id) != nullptr; }, 5'000));
+  BulkResult r;
+  pair.on_b = [&](const transport::DataChannelEvent& e) {
+    r.received_bytes += e.kind == transport::DataChannelEventKind::message ? e.payload.size() : 0;
+  };
+  const std::vector<uint8_t> payload(message_size, 0x55);
+  const uint64_t start = pair.now;
+  const uint32_t t3_before = usrsctp_t3_expirations();  // (the stack is up now: usrsctp_init zeroes the count)
+  pair.run([&] {
+    while (a.buffered_amount(*id) < 256 * 1024) REQUIRE(a.send(*id, payload, true, pair.now).ok());
+    return false;
+  }, ms);
+  r.seconds = double(pair.now - start) / 1e9;
+  r.retransmitted_chunks = a.stats().sctp.retransmitted_data_chunks;
+  r.t3_expirations = usrsctp_t3_expirations() - t3_before;
+  return r;
+}
 
 // Deterministic message contents: byte i of stream `seed` (cheap, position-dependent, seed-dependent).
 inline uint8_t content_byte(uint64_t seed, uint64_t i) {
