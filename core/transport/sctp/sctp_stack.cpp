@@ -120,8 +120,9 @@ bool apply_tuning(struct socket* sock, const SctpTuning& t) {
   if (t.max_burst && !set_option(sock, IPPROTO_SCTP, SCTP_MAX_BURST, sctp_assoc_value{SCTP_FUTURE_ASSOC, t.max_burst})) {
     return false;
   }
-  if (t.delayed_sack_ms) {
-    sctp_sack_info sack{SCTP_FUTURE_ASSOC, t.delayed_sack_ms, 0};  // frequency 0: keep "every 2nd packet"
+  if (t.delayed_sack_ms || t.sack_every_packets) {
+    // usrsctp: a zero field keeps that setting's current value.
+    sctp_sack_info sack{SCTP_FUTURE_ASSOC, t.delayed_sack_ms, t.sack_every_packets};
     if (!set_option(sock, IPPROTO_SCTP, SCTP_DELAYED_SACK, sack)) return false;
   }
   if (t.rto_initial_ms || t.rto_min_ms || t.rto_max_ms) {

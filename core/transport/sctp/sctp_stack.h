@@ -58,9 +58,15 @@ namespace tandem::transport {
 //    each connect(), so endpoints that connect concurrently on different threads with different values race.
 //  - max burst 10 packets [4; libdatachannel 10]: how many packets one SACK may release at once; 4 throttles
 //    slow start when SACKs are delayed or lost, 10 matches the initial window above.
-//  - delayed SACK 20 ms [200 ms; libdatachannel 20 ms]: SCTP acknowledges every second packet anyway; the
+//  - delayed SACK 20 ms [200 ms; libdatachannel 20 ms]: SCTP acknowledges every few packets anyway; the
 //    timer only matters for a lone packet (the last of a burst, a single small message), where a 200 ms wait
 //    stalls the sender's window and delays its RTO estimate. 20 ms stays above our timer granularity (10 ms).
+//  - SACK every 4th packet [2; RFC 4960 6.2 SHOULD every 2nd]: a deliberate deviation. For a bulk sender,
+//    decrypting and handling SACKs was ~22 % of its CPU on loopback; every 4th halves that work. Gaps are still
+//    reported at once (usrsctp SACKs out-of-order data immediately), so fast retransmit is as quick; slow start
+//    grows the window per SACK, so it ramps up more slowly. Measured on the 50 ms path below, this vs every 2nd:
+//    no loss 96.0 vs 96.4 Mbit/s, 0.1 % loss 8.0-8.3 vs 8.3-8.6, 1 % loss 2.1-2.2 vs 2.2-2.3; natively over
+//    loopback UDP it lifts unreliable throughput ~20 % (bench/RESULTS.md). sack_every_packets = 2 restores it.
 //  - RTO min 200 ms [1000 ms; libdatachannel 200 ms], initial 1000 ms [3000 ms], max 10 s [60 s]: RFC 4960's
 //    1 s minimum was designed for the 1990s Internet; a loss that fast retransmit cannot repair (the tail of a
 //    burst) would stall a channel for a full second. 200 ms is still well above WebRTC RTTs inside a region,
@@ -70,24 +76,27 @@ namespace tandem::transport {
 //  - max_chunks_on_queue 8192 [512]: PROCESS-WIDE (set at each endpoint's creation). usrsctp refuses new
 //    messages once that many chunks are queued or in flight, which empties the pipe before the 1 MiB buffer
 //    is full (512 x 1 KiB messages is half of it).
-// Measured (data_channel_alloc_test.cpp, "[.sctp_throughput]", simulated 100 Mbit/s bottleneck, 50 ms RTT, no
-// loss): this tuning 95 Mbit/s (the bottleneck) for 1 KiB and 16 KiB messages; usrsctp's defaults 12 Mbit/s;
-// this tuning with the 512-chunk limit 79 (1 KiB) and 84 (16 KiB) Mbit/s. With 1% loss every setting gets
-// ~2 Mbit/s: the congestion control's own bound (Mathis: MSS/RTT x 1.22/sqrt(p) = 2.3 Mbit/s for 1160-byte
-// packets at 50 ms), which buffers cannot lift. Over a zero-delay in-memory link the transfer is CPU-bound and
-// the tuning makes no difference beyond run-to-run noise.
+// Measured (data_channel_alloc_test.cpp, "[.sctp_throughput]", simulated 100 Mbit/s bottleneck, 50 ms RTT, 30 s;
+// usrsctp with scripts/patches/usrsctp-t3-restart.patch): without loss this tuning carries 96 Mbit/s (the
+// bottleneck) for 1 KiB and 16 KiB messages, usrsctp's defaults 14, this tuning with the 512-chunk limit 79-85.
+// With 0.1 % loss 8.0-8.3 Mbit/s (defaults 6.6-6.7), with 1 % loss 2.1-2.2 (defaults 2.2-2.3): the congestion
+// control's own bound (Mathis: MSS/RTT x 1.22/sqrt(p) = 7.4 and 2.3 Mbit/s for 1160-byte packets at 50 ms),
+// which buffers cannot lift. Before that patch a lossy path lost a third of this to spurious timeouts, and
+// the 200 ms RTO minimum lost more than usrsctp's 1 s (the timer expired every RTO on a busy association).
+// Over a zero-delay in-memory link the transfer is CPU-bound and the tuning makes no difference beyond noise.
 struct SctpTuning {
   uint32_t send_buffer_bytes = 1024 * 1024;
   uint32_t receive_buffer_bytes = 1024 * 1024;
   uint32_t initial_cwnd_mtus = 10;
   uint32_t max_burst = 10;
   uint32_t delayed_sack_ms = 20;
+  uint32_t sack_every_packets = 4;
   uint32_t rto_initial_ms = 1000;
   uint32_t rto_min_ms = 200;
   uint32_t rto_max_ms = 10'000;
   uint32_t max_chunks_on_queue = 8192;
 
-  static SctpTuning usrsctp_defaults() { return {0, 0, 0, 0, 0, 0, 0, 0, 0}; }
+  static SctpTuning usrsctp_defaults() { return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; }
 };
 
 struct SctpOptions {
