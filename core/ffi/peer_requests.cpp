@@ -389,7 +389,11 @@ Result<void> PeerHub::get_stats(const api::FfiRequest& req, api::FfiResponse& re
     add("sctp_packets_received", static_cast<double>(sctp->sctp.packets_received));
     add("sctp_retransmitted_chunks", static_cast<double>(sctp->sctp.retransmitted_data_chunks));
     add("sctp_abandoned_chunks", static_cast<double>(sctp->sctp.abandoned_data_chunks));
+    add("dc_messages_dropped", static_cast<double>(sctp->messages_dropped));
     add("dcep_errors", static_cast<double>(sctp->dcep_errors));
+    add("sctp_malformed_packets", static_cast<double>(sctp->sctp.malformed_packets));
+    add("sctp_oversized_messages_dropped", static_cast<double>(sctp->sctp.oversized_messages_dropped));
+    add("sctp_partial_messages_aborted", static_cast<double>(sctp->sctp.partial_messages_aborted));
   }
   return {};
 }

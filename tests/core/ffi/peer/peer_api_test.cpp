@@ -2,6 +2,7 @@
 // PEER_DATAGRAMS events across, as a page would between workers), SDP and candidates signalled through
 // requests and PEER_EVENTs, then a data channel both ways and audio keyed by DTLS-SRTP.
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "core/ffi/core.h"
 #include "proto/tandem.pb.h"
@@ -186,10 +187,16 @@ TEST_CASE("peer API: two cores connect, open a data channel and exchange message
   stats.mutable_get_peer_stats()->set_peer(t.a.peer);
   auto s = t.a.send(stats);
   REQUIRE(s.error() == api::OK);
-  double received = -1;
-  for (const auto& stat : s.get_peer_stats().stats())
-    if (stat.name() == "dc_messages_received") received = stat.value();
-  CHECK(received == 1);
+  std::map<std::string, double> named;
+  for (const auto& stat : s.get_peer_stats().stats()) named[stat.name()] = stat.value();
+  CHECK(named["dc_messages_received"] == 1);
+  // What would explain a message that never arrived is reported, and zero here.
+  for (const char* name : {"dc_messages_dropped", "dcep_errors", "sctp_malformed_packets",
+                           "sctp_oversized_messages_dropped", "sctp_partial_messages_aborted", "dtls_records_dropped"}) {
+    INFO(name);
+    REQUIRE(named.contains(name));
+    CHECK(named[name] == 0);
+  }
 }
 
 TEST_CASE("peer API: audio from a source on one core plays on the other, keyed by DTLS-SRTP", "[peer-api]") {
