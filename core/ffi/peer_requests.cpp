@@ -394,6 +394,7 @@ Result<void> PeerHub::get_stats(const api::FfiRequest& req, api::FfiResponse& re
     add("sctp_malformed_packets", static_cast<double>(sctp->sctp.malformed_packets));
     add("sctp_oversized_messages_dropped", static_cast<double>(sctp->sctp.oversized_messages_dropped));
     add("sctp_partial_messages_aborted", static_cast<double>(sctp->sctp.partial_messages_aborted));
+    add("sctp_association_restarts", static_cast<double>(sctp->sctp.association_restarts));
   }
   return {};
 }

@@ -65,7 +65,7 @@ struct SctpEndpoint::Impl {
   bool rx_discarding = false;  // skipping the rest of an oversized message
   std::vector<uint16_t> reset_streams;
 
-  uint64_t packets_received = 0, bytes_received = 0, malformed = 0, oversized = 0, aborted_partial = 0;
+  uint64_t packets_received = 0, bytes_received = 0, malformed = 0, oversized = 0, aborted_partial = 0, restarts = 0;
 
   std::optional<SctpEvent> read_one(bool& more);
   std::optional<SctpEvent> on_notification(const uint8_t* data, size_t len);
@@ -156,7 +156,10 @@ std::optional<SctpEvent> SctpEndpoint::Impl::on_notification(const uint8_t* data
         case SCTP_COMM_LOST: return closed("the association was lost (peer abort or retransmissions exhausted)");
         case SCTP_SHUTDOWN_COMP: return closed("the association was shut down");
         case SCTP_CANT_STR_ASSOC: return closed("the association could not be established");
-        default: return std::nullopt;  // SCTP_RESTART: the peer restarted; the association continues
+        case SCTP_RESTART:  // the association continues with fresh sequence numbers; counted for diagnosis
+          ++restarts;
+          return std::nullopt;
+        default: return std::nullopt;
       }
     }
     case SCTP_STREAM_RESET_EVENT: {
@@ -491,6 +494,7 @@ SctpStats SctpEndpoint::stats() const {
   s.malformed_packets = e.malformed;
   s.oversized_messages_dropped = e.oversized;
   s.partial_messages_aborted = e.aborted_partial;
+  s.association_restarts = e.restarts;
   if (e.sock && e.connected) {
     sctp_prstatus pr;
     std::memset(&pr, 0, sizeof(pr));

@@ -165,6 +165,7 @@ struct SctpStats {
   uint64_t abandoned_data_chunks = 0;       // PR-SCTP: given up before or after being sent (usrsctp counts)
   uint64_t oversized_messages_dropped = 0;  // received messages larger than max_message_size
   uint64_t partial_messages_aborted = 0;    // a message abandoned by the sender while half delivered
+  uint64_t association_restarts = 0;        // the peer restarted the association (SCTP_RESTART)
 };
 
 class SctpEndpoint {
