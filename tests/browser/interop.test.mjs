@@ -26,6 +26,13 @@
 // server role reassembles it first (core/transport/dtls/client_hello_assembler.h). The main runs use
 // Chromium's defaults (so tandem-offers runs take the fragmented ClientHello); one more run switches the
 // feature off, for the classic one-datagram ClientHello.
+//
+// Chromium sometimes drops the first send() calls a page makes in a remotely opened channel's onopen: they
+// throw nothing, but never reach its SCTP stack, and its own getStats() counts them out (data-channel
+// messagesSent 8 of 10, bytesSent short by exactly their sizes; seen in about 1 of 50 suite runs, always a
+// prefix of the burst). Echo runs therefore match each echo to the next message the page sent with that content,
+// require tandem to have received exactly what Chromium's stats say it sent, and report Chromium's losses as a
+// note rather than as tandem's failure.
 // Prints "interop tests: N passed, M failed" and exits non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -107,6 +114,7 @@ window.T = (() => {
     dc.binaryType = 'arraybuffer';
     state.channelLabel = dc.label;
     const expected = [];
+    state.remaining = () => expected.map((p) => p.size + ' B ' + (p.binary ? 'binary' : 'text'));
     dc.onopen = () => {
       state.channelOpenMs = performance.now() - state.t0;
       if (!cfg.echo) return;
@@ -120,13 +128,15 @@ window.T = (() => {
     };
     dc.onmessage = (e) => {
       if (cfg.echo) {
-        const want = expected.shift();
-        if (!want) return state.errors.push('an echo nobody asked for');
+        // The next message sent with this content (the ones before it never left Chromium: see the header).
         const binary = e.data instanceof ArrayBuffer;
-        const ok = binary === want.binary && equal(e.data, want.binary ? want.data.buffer : want.data);
-        state.echoes.push({ binary: want.binary, size: want.size, ok,
-          got: binary ? e.data.byteLength + ' bytes binary'
-            : new TextEncoder().encode(e.data).length + ' bytes text' });
+        const got = binary ? e.data.byteLength + ' bytes binary' : new TextEncoder().encode(e.data).length + ' bytes text';
+        const at = expected.findIndex((w) => binary === w.binary && equal(e.data, w.binary ? w.data.buffer : w.data));
+        if (at < 0) return state.echoes.push({ binary, size: -1, ok: false, got: got + ', matching no message sent' });
+        const passed = expected.splice(0, at + 1);
+        const want = passed.pop();
+        for (const p of passed) state.unechoed.push(p.size + ' B ' + (p.binary ? 'binary' : 'text'));
+        state.echoes.push({ binary: want.binary, size: want.size, ok: true, got });
         return;
       }
       const problem = checkTandemMessage(e.data);
@@ -144,7 +154,8 @@ window.T = (() => {
 
   async function setUp(config) {
     cfg = config;
-    state = { t0: performance.now(), echoes: [], verified: 0, bad: [], errors: [], relayed: [], skipped: [] };
+    state = { t0: performance.now(), echoes: [], unechoed: [], verified: 0, bad: [], errors: [], relayed: [],
+      skipped: [] };
     pc = new RTCPeerConnection();
     pc.onicecandidate = (e) => {
       if (!e.candidate || !e.candidate.candidate) return send({ type: 'end-of-candidates' });
@@ -213,6 +224,10 @@ window.T = (() => {
           silentConcealedSamples: s.silentConcealedSamples, totalAudioEnergy: s.totalAudioEnergy,
           audioLevel: s.audioLevel, codec: byId.get(s.codecId)?.mimeType };
       }
+      if (s.type === 'data-channel' && s.label === state.channelLabel) {
+        out.channel = { messagesSent: s.messagesSent, bytesSent: s.bytesSent, messagesReceived: s.messagesReceived,
+          bytesReceived: s.bytesReceived };
+      }
       if (s.type === 'outbound-rtp' && s.kind === 'audio') {
         out.audioSent = { packetsSent: s.packetsSent, codec: byId.get(s.codecId)?.mimeType };
       }
@@ -233,14 +248,15 @@ window.T = (() => {
     let s = {};
     while (performance.now() < end) {
       s = await stats();
-      const dataDone = cfg.echo ? state.echoes.length === 2 * kSizes.length
+      const dataDone = cfg.echo ? s.channel?.messagesSent > 0 && state.echoes.length >= s.channel.messagesSent
         : state.verified + state.bad.length >= sendCount;
       const audioDone = s.audio && s.audio.totalSamplesDuration >= 2 && s.audio.totalAudioEnergy > 0;
       if (dataDone && audioDone) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     send({ type: 'bye' });
-    const { mic, ...plain } = state;
+    const { mic, remaining, ...plain } = state;
+    plain.unechoed = state.unechoed.concat(remaining ? remaining() : []);  // never echoed, in the order sent
     return { ...plain, stats: s, connectionState: pc.connectionState };
   }
 
@@ -254,7 +270,9 @@ async function run(page, name, { chromiumOffers, echo, audio, timeoutMs = kRunMs
   const sendCount = 20;
   const args = ['peer', '--role', chromiumOffers ? 'answer' : 'offer', '--signal', 'stdio', '--bind', '127.0.0.1',
     '--audio', audio, '--expect-audio-frames', '50', '--timeout-ms', String(timeoutMs)];
-  args.push(...(echo ? ['--echo', '--expect-messages', '10'] : ['--send', String(sendCount), '--size', '12..65536',
+  // Echo runs: how many messages arrive depends on Chromium (see the header), so tandem only needs one to be
+  // done; the counts are compared below, against Chromium's own.
+  args.push(...(echo ? ['--echo', '--expect-messages', '1'] : ['--send', String(sendCount), '--size', '12..65536',
     '--expect-messages', String(sendCount)]));
   console.log(`--- ${name}: tandem ${args.join(' ')}`);
   const child = spawn(tandemCli, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -289,10 +307,20 @@ async function run(page, name, { chromiumOffers, echo, audio, timeoutMs = kRunMs
     `label "${r.channelLabel}", page saw it open at ${r.channelOpenMs?.toFixed(0)} ms; tandem connect ` +
     (connect ? `${connect.ms_to_channel_open.toFixed(1)} ms (${connect.from} -> channel open)` : 'n/a'));
   if (echo) {
+    const sent = r.stats.channel?.messagesSent ?? 0;
     for (const e of r.echoes) {
       check(`${name}: echo of ${e.binary ? 'binary' : 'text'} ${e.size} B matches`, e.ok, e.got);
     }
-    check(`${name}: all 10 echoes arrived`, r.echoes.length === 10, `${r.echoes.length}`);
+    check(`${name}: tandem received and echoed every message Chromium sent`,
+      sent > 0 && summary.messages_received === sent && summary.messages_echoed === sent && r.echoes.length === sent &&
+        r.unechoed.length + sent === 10,
+      `Chromium's getStats: messagesSent ${sent}, bytesSent ${r.stats.channel?.bytesSent}; tandem received ` +
+      `${summary.messages_received} (${summary.bytes_received} B), echoed ${summary.messages_echoed}; page got ` +
+      `${r.echoes.length} echoes`);
+    if (sent < 10) {
+      console.log(`note ${name}: Chromium dropped ${10 - sent} of the page's 10 send() calls before its SCTP stack ` +
+        `(its messagesSent is ${sent}): ${r.unechoed.join(', ')}; see the header`);
+    }
   } else {
     check(`${name}: page verified ${sendCount} tandem messages (magic + FNV-1a)`,
       r.verified === sendCount && r.bad.length === 0,
