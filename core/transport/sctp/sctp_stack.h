@@ -65,8 +65,9 @@ namespace tandem::transport {
 //    decrypting and handling SACKs was ~22 % of its CPU on loopback; every 4th halves that work. Gaps are still
 //    reported at once (usrsctp SACKs out-of-order data immediately), so fast retransmit is as quick; slow start
 //    grows the window per SACK, so it ramps up more slowly. Measured on the 50 ms path below, this vs every 2nd:
-//    no loss 96.0 vs 96.4 Mbit/s, 0.1 % loss 8.0-8.3 vs 8.3-8.6, 1 % loss 2.1-2.2 vs 2.2-2.3; natively over
-//    loopback UDP it lifts unreliable throughput ~20 % (bench/RESULTS.md). sack_every_packets = 2 restores it.
+//    no loss 96.0 vs 96.4 Mbit/s, 0.1 % loss 8.0-8.3 vs 8.3-8.6, 1 % loss 2.1-2.2 vs 2.2-2.3. Natively over
+//    loopback UDP, with the T3 fix below, the sender thread's CPU per Gbit fell 6-11 % and unreliable
+//    throughput rose 3-12 % (bench/RESULTS.md, 7 runs). sack_every_packets = 2 restores RFC 4960's rate.
 //  - RTO min 200 ms [1000 ms; libdatachannel 200 ms], initial 1000 ms [3000 ms], max 10 s [60 s]: RFC 4960's
 //    1 s minimum was designed for the 1990s Internet; a loss that fast retransmit cannot repair (the tail of a
 //    burst) would stall a channel for a full second. 200 ms is still well above WebRTC RTTs inside a region,
