@@ -29,10 +29,11 @@
 //
 // Chromium sometimes drops the first send() calls a page makes in a remotely opened channel's onopen: they
 // throw nothing, but never reach its SCTP stack, and its own getStats() counts them out (data-channel
-// messagesSent 8 of 10, bytesSent short by exactly their sizes; seen in about 1 of 50 suite runs, always a
-// prefix of the burst). Echo runs therefore match each echo to the next message the page sent with that content,
-// require tandem to have received exactly what Chromium's stats say it sent, and report Chromium's losses as a
-// note rather than as tandem's failure.
+// messagesSent 8 of 10, bytesSent short by exactly their sizes; seen in a few of every hundred suite runs,
+// only when tandem opened the channel, always a prefix of the burst: 1 to 8 messages). Echo runs therefore
+// match each echo to the next message the page sent with that content, require tandem to have received
+// exactly what Chromium's stats say it sent, and report Chromium's losses as a note rather than as tandem's
+// failure.
 // Prints "interop tests: N passed, M failed" and exits non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
