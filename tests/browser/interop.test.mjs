@@ -115,7 +115,8 @@ window.T = (() => {
     dc.binaryType = 'arraybuffer';
     state.channelLabel = dc.label;
     const expected = [];
-    state.remaining = () => expected.map((p) => p.size + ' B ' + (p.binary ? 'binary' : 'text'));
+    const describe = (m) => m.size + ' B ' + (m.binary ? 'binary' : 'text');
+    state.remaining = () => expected.map(describe);
     dc.onopen = () => {
       state.channelOpenMs = performance.now() - state.t0;
       if (!cfg.echo) return;
@@ -131,12 +132,13 @@ window.T = (() => {
       if (cfg.echo) {
         // The next message sent with this content (the ones before it never left Chromium: see the header).
         const binary = e.data instanceof ArrayBuffer;
-        const got = binary ? e.data.byteLength + ' bytes binary' : new TextEncoder().encode(e.data).length + ' bytes text';
+        const got = binary ? e.data.byteLength + ' bytes binary'
+          : new TextEncoder().encode(e.data).length + ' bytes text';
         const at = expected.findIndex((w) => binary === w.binary && equal(e.data, w.binary ? w.data.buffer : w.data));
         if (at < 0) return state.echoes.push({ binary, size: -1, ok: false, got: got + ', matching no message sent' });
         const passed = expected.splice(0, at + 1);
         const want = passed.pop();
-        for (const p of passed) state.unechoed.push(p.size + ' B ' + (p.binary ? 'binary' : 'text'));
+        state.unechoed.push(...passed.map(describe));
         state.echoes.push({ binary: want.binary, size: want.size, ok: true, got });
         return;
       }

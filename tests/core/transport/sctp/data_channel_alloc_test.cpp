@@ -159,7 +159,8 @@ TEST_CASE("Data channels: throughput over a simulated 50 ms path", "[.sctp_throu
     for (const TuningCase& c : tuning_cases()) {
       for (size_t size : {size_t(16 * 1024), size_t(1024)}) {
         const BulkResult r = bulk_over_50ms_path(c.tuning, loss, size, 30'000, 99);
-        std::printf("sctp_throughput 50ms-rtt loss %.1f%% %-16s %5zu B: %6.1f Mbit/s goodput (%llu rtx chunks, %u T3)\n",
+        std::printf("sctp_throughput 50ms-rtt loss %.1f%% %-16s %5zu B: %6.1f Mbit/s goodput "
+                    "(%llu rtx chunks, %u T3)\n",
                     loss * 100, c.name, size, double(r.received_bytes) * 8 / r.seconds / 1e6,
                     (unsigned long long)r.retransmitted_chunks, r.t3_expirations);
       }
