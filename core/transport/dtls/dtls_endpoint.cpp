@@ -116,6 +116,7 @@ struct DtlsEndpoint::Impl {
   std::span<const uint8_t> incoming;  // the datagram of the handle_datagram call in progress, until read
   detail::ClientHelloAssembler client_hello;  // server role: a fragmented ClientHello, made whole for mbedTLS
   detail::DatagramQueue outgoing;
+  DtlsDatagramSink* sink = nullptr;  // set_datagram_sink: takes datagrams instead of `outgoing`
   detail::DatagramQueue received;
   std::vector<uint8_t> read_buffer;   // mbedtls_ssl_read's destination: one record's plaintext at most
   std::array<DtlsEvent, 4> events{};  // idle -> connecting -> connected -> closed|failed: at most 3 pending
@@ -155,6 +156,10 @@ struct DtlsEndpoint::Impl {
 
   static int send_cb(void* self, const unsigned char* buf, size_t len) {
     auto* me = static_cast<Impl*>(self);
+    if (me->sink != nullptr) {
+      me->sink->on_datagram({buf, len});
+      return static_cast<int>(len);
+    }
     // A full queue loses the datagram, as a congested path would; the handshake retransmits. Application
     // records never get here with a full queue (send() checks first).
     if (!me->outgoing.push({buf, len})) ++me->stats.transmit_overflow;
@@ -503,6 +508,10 @@ std::optional<std::span<const uint8_t>> DtlsEndpoint::poll_transmit() {
   return impl_->outgoing.pop();
 }
 
+void DtlsEndpoint::set_datagram_sink(DtlsDatagramSink* sink) {
+  if (impl_) impl_->sink = sink;
+}
+
 std::optional<DtlsEvent> DtlsEndpoint::poll_event() {
   if (!impl_ || impl_->events_count == 0) return std::nullopt;
   const DtlsEvent e = impl_->events[impl_->events_head];
@@ -539,7 +548,7 @@ Result<void> DtlsEndpoint::send(std::span<const uint8_t> data) {
                                         std::to_string(s.config.max_record_payload) + ")"};
   }
   // A short text (within std::string's inline buffer, 15 characters): flow control on the hot path, not a failure.
-  if (s.outgoing.full()) return {Errc::resource_exhausted, "dtls: full"};
+  if (s.sink == nullptr && s.outgoing.full()) return {Errc::resource_exhausted, "dtls: full"};
   const int ret = mbedtls_ssl_write(&s.ssl, data.data(), data.size());
   if (ret == static_cast<int>(data.size())) {
     ++s.stats.records_sent;

@@ -5,7 +5,8 @@
 // Bytes and the current time go in; datagrams, events, received records and a timer deadline come out:
 //   start(now)                    begins the handshake (a client queues its ClientHello; a server waits)
 //   handle_datagram(bytes, now)   feeds one received datagram
-//   poll_transmit()               the next datagram to send, until it returns nothing
+//   poll_transmit()               the next datagram to send, until it returns nothing (or a DtlsDatagramSink
+//                                 takes each datagram as it is made)
 //   poll_event()                  the next state change
 //   poll_received()               the next application record received
 //   next_timeout() / handle_timeout(now)   the handshake's retransmission timer
@@ -124,6 +125,18 @@ struct DtlsStats {
   uint64_t transmit_overflow = 0;   // handshake/alert datagrams dropped because the outgoing queue was full
 };
 
+// Takes every datagram the endpoint makes, as it makes it, instead of the queue behind poll_transmit(): a
+// caller that copies datagrams into a send batch of its own saves the queue's copy of every record (the
+// PeerConnection does). Called inside the endpoint's calls, on their thread; the bytes are valid during the
+// call only, and the sink must not call back into the endpoint.
+class DtlsDatagramSink {
+ public:
+  virtual void on_datagram(std::span<const uint8_t> datagram) = 0;
+
+ protected:
+  ~DtlsDatagramSink() = default;
+};
+
 class DtlsEndpoint {
  public:
   // Errc::invalid_argument for a missing entropy source, certificate or remote fingerprint, or bad sizes;
@@ -153,6 +166,10 @@ class DtlsEndpoint {
   // The next datagram to send, valid until the next call on the endpoint; empty when nothing is queued.
   // Still works after a failure (so a fatal alert can leave) and after close (close_notify).
   std::optional<std::span<const uint8_t>> poll_transmit();
+  // nullptr (the default): datagrams queue for poll_transmit(). Otherwise each goes to `sink` (which must
+  // outlive the endpoint or be replaced first) and send() is never refused for a full queue. Datagrams
+  // queued before the sink was set stay for poll_transmit().
+  void set_datagram_sink(DtlsDatagramSink* sink);
   std::optional<DtlsEvent> poll_event();
   // The next application record received, valid until the next call on the endpoint.
   std::optional<std::span<const uint8_t>> poll_received();
@@ -164,7 +181,8 @@ class DtlsEndpoint {
   Result<void> handle_timeout(uint64_t now_ns);
 
   // One application record. Errc::invalid_argument if not connected, empty, or larger than
-  // max_record_payload; Errc::resource_exhausted if the outgoing queue is full (poll_transmit() first).
+  // max_record_payload; Errc::resource_exhausted if the outgoing queue is full (poll_transmit() first; never
+  // with a datagram sink).
   Result<void> send(std::span<const uint8_t> data);
   size_t max_record_payload() const;
 

@@ -345,26 +345,21 @@ void PeerConnection::pump_dtls(uint64_t now_ns) {
   while (auto record = dtls_->poll_received()) {
     if (sctp_) (void)sctp_->handle_datagram(*record, now_ns);
   }
+}
+
+void PeerConnection::DtlsToBatch::on_datagram(std::span<const uint8_t> datagram) {
   platform::SocketAddress local, remote;
-  while (auto datagram = dtls_->poll_transmit()) {
-    if (route(local, remote)) {
-      queue_transmit(local, remote, *datagram);
-    } else {
-      ++stats_.unrouted_drops;
-    }
+  if (peer.route(local, remote)) {
+    peer.queue_transmit(local, remote, datagram);
+  } else {
+    ++peer.stats_.unrouted_drops;
   }
 }
 
-// SCTP packets to DTLS records. A full DTLS queue is drained into the batch and the packet retried.
+// SCTP packets to DTLS records, which go straight into the batch (DtlsToBatch).
 void PeerConnection::pump_sctp(uint64_t now_ns) {
   if (!sctp_ || !dtls_ || dtls_->state() != DtlsState::connected) return;
-  while (auto packet = sctp_->poll_transmit()) {
-    auto sent = dtls_->send(*packet);
-    if (!sent && sent.code() == Errc::resource_exhausted) {
-      pump_dtls(now_ns);
-      sent = dtls_->send(*packet);
-    }
-  }
+  while (auto packet = sctp_->poll_transmit()) (void)dtls_->send(*packet);
   pump_dtls(now_ns);
 }
 

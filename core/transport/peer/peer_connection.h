@@ -208,6 +208,13 @@ class PeerConnection {
   std::vector<LocalMediaTrack> tracks_;
   std::optional<IceAgent> ice_;
   std::optional<DtlsEndpoint> dtls_;
+  // DTLS writes its datagrams straight into the send batch (routed like any other; unrouted ones dropped).
+  struct DtlsToBatch final : DtlsDatagramSink {
+    explicit DtlsToBatch(PeerConnection& p) : peer(p) {}
+    void on_datagram(std::span<const uint8_t> datagram) override;
+    PeerConnection& peer;
+  };
+  DtlsToBatch dtls_to_batch_{*this};
   std::optional<DataChannelTransport> sctp_;
   struct Channel {
     DataChannelInit init;

@@ -175,6 +175,7 @@ Result<void> PeerConnection::apply_negotiation(uint64_t now_ns) {
   auto dtls = DtlsEndpoint::create(std::move(dc));
   if (!dtls) return dtls.error();
   dtls_.emplace(std::move(dtls.value()));
+  dtls_->set_datagram_sink(&dtls_to_batch_);
   // A server waits for the ClientHello from now on; a client speaks once ICE has a pair (pump_ice).
   if (dtls_->role() == DtlsRole::server) {
     if (auto started = dtls_->start(now_ns); !started) return started.error();

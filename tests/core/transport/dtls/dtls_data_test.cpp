@@ -111,6 +111,49 @@ TEST_CASE("DTLS: send() checks state, size and the outgoing queue", "[dtls]") {
   CHECK(p.server.poll_received());
 }
 
+TEST_CASE("DTLS: a datagram sink takes every datagram as it is made, and send() never waits for a queue", "[dtls]") {
+  struct Collect final : DtlsDatagramSink {
+    std::vector<std::vector<uint8_t>> datagrams;
+    void on_datagram(std::span<const uint8_t> d) override { datagrams.emplace_back(d.begin(), d.end()); }
+  };
+  DtlsConfig small = client_config();
+  small.max_queued = 8;
+  Pair p = make_pair(std::move(small));
+  Collect to_server, to_client;
+  p.client.set_datagram_sink(&to_server);
+  p.server.set_datagram_sink(&to_client);
+  REQUIRE(p.server.start(kStart).ok());
+  REQUIRE(p.client.start(kStart).ok());
+  // The handshake, through the sinks only.
+  for (int round = 0; round < 10 && !(to_server.datagrams.empty() && to_client.datagrams.empty()); ++round) {
+    CHECK_FALSE(p.client.poll_transmit());
+    CHECK_FALSE(p.server.poll_transmit());
+    for (const auto& d : std::exchange(to_server.datagrams, {})) (void)p.server.handle_datagram(d, kStart);
+    for (const auto& d : std::exchange(to_client.datagrams, {})) (void)p.client.handle_datagram(d, kStart);
+  }
+  REQUIRE(p.client.state() == DtlsState::connected);
+  REQUIRE(p.server.state() == DtlsState::connected);
+
+  // Twice the queue's limit of records, none refused; one datagram each, in order, read back whole.
+  for (uint8_t i = 0; i < 16; ++i) REQUIRE(p.client.send(pattern(1000 + i, i)).ok());
+  CHECK_FALSE(p.client.poll_transmit());
+  REQUIRE(to_server.datagrams.size() == 16);
+  for (uint8_t i = 0; i < 16; ++i) {
+    CHECK(to_server.datagrams[i].size() == 1000 + i + kGcmRecordOverhead);
+    REQUIRE(p.server.handle_datagram(to_server.datagrams[i], kStart).ok());
+    auto got = p.server.poll_received();
+    REQUIRE(got);
+    CHECK(std::vector<uint8_t>(got->begin(), got->end()) == pattern(1000 + i, i));
+  }
+
+  // Without the sink, the queue again.
+  to_server.datagrams.clear();
+  p.client.set_datagram_sink(nullptr);
+  REQUIRE(p.client.send(pattern(10, 1)).ok());
+  CHECK(to_server.datagrams.empty());
+  CHECK(take_one(p.client).size() == 10 + kGcmRecordOverhead);
+}
+
 TEST_CASE("DTLS: close() sends close_notify and the peer closes too", "[dtls]") {
   Pair p = connected_pair();
   const auto keys_before = p.client.srtp_keys();
