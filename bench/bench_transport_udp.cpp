@@ -6,19 +6,26 @@
 //   dc_throughput/udp_*, dc_rtt/udp_1KiB, dc_connect/udp   one thread drives both peers (as in the sim cases),
 //       so cpu_s_per_gbit includes the system time of both ends' sockets and of loopback delivery.
 //   dc_throughput/udp2t_*   the same transfer with each peer on a thread of its own once connected (the
-//       receiver sleeps in epoll when idle), i.e. what one connection gets with a core per end, as between two
-//       processes. Rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work can leave
-//       the two threads one CPU between them (bench/run.mjs sets such rows aside).
+//       receiver sleeps in epoll when idle): a core per end, in one process, so the two ends still share
+//       usrsctp's global stack and its locks (as peers on several threads of one program would).
+//   dc_throughput/udp2p_*   the same with the receiving peer in a process of its own (forked once connected,
+//       so it shares nothing with the sender but the sockets): a core per end as between two programs, each
+//       with its own usrsctp. Rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work
+//       can leave the two ends one CPU between them (bench/run.mjs sets such rows aside).
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -107,10 +114,16 @@ class UdpWire final : public transport_bench::Wire {
     return wait_for(ends_[side].epoll_fd, ready.data(), 1, wait_until) > 0 ? drain(pair, side) : 0;
   }
 
+  platform::DatagramStats side_stats(int side) const {
+    return ends_[side].forked ? *ends_[side].forked : ends_[side].sockets->stats();
+  }
+  // A side driven by a forked process counts in the child's copy of its socket: the child reports them here.
+  void set_forked_stats(int side, const platform::DatagramStats& s) { ends_[side].forked = s; }
+
   std::string describe() const override {
     platform::DatagramStats s;
-    for (const End& end : ends_) {
-      const auto e = end.sockets->stats();
+    for (int side : {0, 1}) {
+      const auto e = side_stats(side);
       s.datagrams_sent += e.datagrams_sent;
       s.send_calls += e.send_calls;
       s.datagrams_received += e.datagrams_received;
@@ -149,6 +162,7 @@ class UdpWire final : public transport_bench::Wire {
     platform::SocketAddress bound;
     Receiver receiver;
     std::vector<platform::OutgoingDatagram> outgoing;
+    std::optional<platform::DatagramStats> forked;
   };
 
   // Reads side `side`'s socket (recvmmsg batches; the socket is the only one in its epoll set).
@@ -165,31 +179,88 @@ class UdpWire final : public transport_bench::Wire {
   End ends_[2];
 };
 
-// The throughput measurement of transport_pair.cpp with b on a thread of its own: a (this thread) sends and
-// polls its socket without waiting; b waits in epoll and counts, leaving a snapshot every 10 ms.
-transport_bench::ThroughputResult measure_threaded(Pair& pair, size_t size, double warmup_ms, double timed_ms) {
-  struct Snapshot {
-    uint64_t at_ns, messages, bytes, cpu_ns, allocations, mallocs;
-  };
+// What b's end leaves for a's: a snapshot every 10 ms. In memory shared with a forked child (udp2p), so one
+// layout serves both the thread and the process.
+struct Snapshot {
+  uint64_t at_ns, messages, bytes, cpu_ns, allocations, mallocs;
+};
+struct ReceiverLog {
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> count{0};
+  char error[240] = {};
+  platform::DatagramStats sockets;  // b's socket, as b's end counted it
+  size_t capacity = 0;
+  Snapshot* snapshots() { return reinterpret_cast<Snapshot*>(this + 1); }  // `capacity` follow the header
+
+  static ReceiverLog* map(size_t capacity) {
+    const size_t bytes = sizeof(ReceiverLog) + capacity * sizeof(Snapshot);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    auto* log = new (p) ReceiverLog;
+    log->capacity = capacity;
+    return log;
+  }
+  static void unmap(ReceiverLog* log) {
+    const size_t bytes = sizeof(ReceiverLog) + log->capacity * sizeof(Snapshot);
+    log->~ReceiverLog();
+    ::munmap(log, bytes);
+  }
+};
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<size_t>::is_always_lock_free,
+              "shared between processes: the atomics must not hide a lock");
+
+// b's end: waits in epoll, counts, logs.
+void receive_until_stopped(Pair& pair, const UdpWire& wire, ReceiverLog& log) {
+  Side& b = pair.b();
+  uint64_t next = 0;
+  while (!log.stop.load(std::memory_order_relaxed)) {
+    pair.turn_side(1, true);
+    const uint64_t now = now_ns();
+    const size_t n = log.count.load(std::memory_order_relaxed);
+    if (now >= next && n < log.capacity) {
+      log.snapshots()[n] = {now, b.messages, b.bytes, thread_cpu_ns(), allocations(), test::mallocs_on_this_thread()};
+      log.count.store(n + 1, std::memory_order_release);
+      next = now + 10 * kMs;
+    }
+  }
+  std::snprintf(log.error, sizeof(log.error), "%s", b.error.c_str());
+  log.sockets = wire.side_stats(1);
+}
+
+enum class ReceiverIn { thread, process };
+
+// The throughput measurement of transport_pair.cpp with b on a thread or in a process of its own: a (this
+// thread) sends and polls its socket without waiting; b waits in epoll and counts, leaving a snapshot every
+// 10 ms. A forked b (udp2p) runs on its copy of everything, including usrsctp's stack, and leaves with
+// _exit(): the parent's b and the child's a are never driven again.
+transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, size_t size, double warmup_ms,
+                                                   double timed_ms, ReceiverIn where) {
   transport_bench::ThroughputResult r;
   r.threaded = true;
   Side& a = pair.a();
-  Side& b = pair.b();
   pair.on_message = nullptr;
-  std::vector<Snapshot> snapshots;
-  snapshots.reserve(static_cast<size_t>((warmup_ms + timed_ms) / 10) + 1024);
-  std::atomic<bool> stop{false};
-  std::thread receiver([&] {
-    uint64_t next = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      pair.turn_side(1, true);
-      const uint64_t now = now_ns();
-      if (now >= next && snapshots.size() < snapshots.capacity()) {
-        snapshots.push_back({now, b.messages, b.bytes, thread_cpu_ns(), allocations(), test::mallocs_on_this_thread()});
-        next = now + 10 * kMs;
-      }
+  ReceiverLog* log = ReceiverLog::map(static_cast<size_t>((warmup_ms + timed_ms) / 10) + 1024);
+  if (log == nullptr) {
+    r.error = std::string("mmap: ") + std::strerror(errno);
+    return r;
+  }
+  std::thread receiver;
+  pid_t child = -1;
+  if (where == ReceiverIn::thread) {
+    receiver = std::thread([&] { receive_until_stopped(pair, wire, *log); });
+  } else {
+    std::fflush(nullptr);  // the child must not write the parent's buffered output again
+    child = ::fork();
+    if (child == 0) {
+      receive_until_stopped(pair, wire, *log);
+      ::_exit(0);
     }
-  });
+    if (child < 0) {
+      r.error = std::string("fork: ") + std::strerror(errno);
+      ReceiverLog::unmap(log);
+      return r;
+    }
+  }
 
   transport_bench::Sender sender(a, size, transport_bench::kKeepBuffered);
   const uint64_t start = now_ns();
@@ -222,10 +293,19 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, size_t size, doub
   const uint64_t cpu_a1 = thread_cpu_ns(), process1 = transport_bench::process_cpu_ns();
   const uint64_t allocs1 = allocations(), mallocs1 = test::mallocs_on_this_thread();
   const uint64_t rtx1 = a.peer->sctp_stats() ? a.peer->sctp_stats()->sctp.retransmitted_data_chunks : 0;
-  stop = true;
-  receiver.join();
-  if (!sender.error.empty() || pair.failed()) {
-    r.error = sender.error.empty() ? a.error + b.error : sender.error;
+  log->stop = true;
+  if (receiver.joinable()) receiver.join();
+  if (child > 0) {
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::snprintf(log->error, sizeof(log->error), "receiver died");
+  }
+  const std::vector<Snapshot> snapshots(log->snapshots(), log->snapshots() + log->count.load(std::memory_order_acquire));
+  if (child > 0) wire.set_forked_stats(1, log->sockets);
+  const std::string b_error = log->error;
+  ReceiverLog::unmap(log);
+  if (!sender.error.empty() || !a.error.empty() || !b_error.empty()) {
+    r.error = sender.error.empty() ? a.error + b_error : sender.error;
     return r;
   }
   // b's snapshots bracketing the timed part.
@@ -236,7 +316,7 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, size_t size, doub
     if (s.at_ns <= t1) last = &s;
   }
   if (first == nullptr || last == nullptr || last <= first) {
-    r.error = "the receiving thread left too few samples";
+    r.error = "the receiving end left too few samples";
     return r;
   }
   for (const Snapshot* s = first + 1; s <= last; ++s) {
@@ -251,6 +331,8 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, size_t size, doub
   // (they differ by at most a 10 ms snapshot period in >= 1 s).
   const double scale = r.seconds / (static_cast<double>(now - t0) / 1e9);
   r.cpu_seconds = static_cast<double>(process1 - process0) / 1e9 * scale;
+  // A forked b's CPU is not in this process's clock: its thread's (the child's only one) is added.
+  if (where == ReceiverIn::process) r.cpu_seconds += static_cast<double>(last->cpu_ns - first->cpu_ns) / 1e9;
   r.sender_seconds = static_cast<double>(cpu_a1 - cpu_a0) / 1e9 * scale;
   r.retransmitted_chunks = rtx1 - rtx0;
   r.receiver_seconds = static_cast<double>(last->cpu_ns - first->cpu_ns) / 1e9;
@@ -263,22 +345,24 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, size_t size, doub
 void run(Harness& h) {
   transport_bench::run_suite(h, "udp", [] { return std::make_unique<UdpWire>(); });
 
-  for (bool reliable : {true, false}) {
-    for (size_t size : {size_t{64}, size_t{1024}, size_t{16 * 1024}, size_t{64 * 1024}}) {
-      const std::string variant =
-          std::string("udp2t_") + (reliable ? "reliable_" : "unreliable_") + transport_bench::size_name(size);
-      if (!h.selected("dc_throughput", variant)) continue;
-      UdpWire wire;
-      std::string error;
-      auto pair = transport_bench::connected_pair(wire, transport_bench::channel_init(reliable), error);
-      transport_bench::ThroughputResult r;
-      if (pair) {
-        r = measure_threaded(*pair, size, std::max(200.0, h.options().warmup_ms),
-                             std::max(1000.0, h.options().min_time_ms));
-      } else {
-        r.error = error;
+  for (ReceiverIn where : {ReceiverIn::thread, ReceiverIn::process}) {
+    for (bool reliable : {true, false}) {
+      for (size_t size : {size_t{64}, size_t{1024}, size_t{16 * 1024}, size_t{64 * 1024}}) {
+        const std::string variant = std::string(where == ReceiverIn::thread ? "udp2t_" : "udp2p_") +
+                                    (reliable ? "reliable_" : "unreliable_") + transport_bench::size_name(size);
+        if (!h.selected("dc_throughput", variant)) continue;
+        UdpWire wire;
+        std::string error;
+        auto pair = transport_bench::connected_pair(wire, transport_bench::channel_init(reliable), error);
+        transport_bench::ThroughputResult r;
+        if (pair) {
+          r = measure_threaded(*pair, wire, size, std::max(200.0, h.options().warmup_ms),
+                               std::max(1000.0, h.options().min_time_ms), where);
+        } else {
+          r.error = error;
+        }
+        transport_bench::report_throughput(h, variant, r, wire);
       }
-      transport_bench::report_throughput(h, variant, r, wire);
     }
   }
 }
