@@ -13,11 +13,11 @@
 #    AF_CONN only (no IPv4/IPv6 raw-socket support), as in the wasm build. Natively also
 #    scripts/patches/native/usrsctp-zone-cache.patch: a per-thread cache of freed mbufs, clusters and chunks in
 #    front of malloc (usrsctp allocates ~15 per packet; malloc and free were ~15 % of a transfer's CPU).
-#  - mbedTLS 2.28.3 with Debian's configuration plus MBEDTLS_GCM_ALT: its AES-GCM runs on OpenSSL's EVP
-#    (scripts/patches/native/mbedtls-gcm-openssl/: why, and how streamed decryption gets its tag). mbedTLS's
-#    own GCM is ~6 ns per byte and was over half of the CPU of a native data channel transfer; OpenSSL's
-#    AES-NI + PCLMUL code is several times faster. mbedTLS's GCM and cipher test suites run against it after
-#    each build (a wrong tag or plaintext fails the build). Without MBEDTLS_DEBUG_C: its tracing calls ran on
+#  - mbedTLS 2.28.3 with Debian's configuration plus MBEDTLS_GCM_ALT: its AES-GCM runs on OpenSSL
+#    (scripts/patches/native/mbedtls-gcm-openssl/: why, and the two paths). mbedTLS's own GCM is ~6 ns per byte
+#    and was over half of the CPU of a native data channel transfer; OpenSSL's AES-NI + PCLMUL code is several
+#    times faster, and with the AES-NI path a record skips EVP's ~450 ns of fixed cost. mbedTLS's GCM and
+#    cipher test suites run against both paths after each build (a wrong tag or plaintext fails the build). Without MBEDTLS_DEBUG_C: its tracing calls ran on
 #    every DTLS record (~2.5 % of a transfer's CPU) although tandem installs no debug callback.
 #
 # Why not Debian's libsrtp2-1: it is built on NSS, which creates crypto contexts per packet (14 heap allocations
@@ -150,10 +150,14 @@ build_mbedtls() {
   # Every AES case must pass. The ALT is AES only: Camellia-GCM cases fail by design (setkey answers "feature
   # unsupported"; tandem's DTLS offers AES-GCM suites only), so test_suite_cipher.gcm's Camellia lines are
   # the only failures allowed.
-  local t failed
-  for t in "${suites[@]}"; do
-    failed=$(cd build-native/tests && ./"$t" 2>&1 | tee /dev/stderr | grep -E '\.\.+ FAILED$' | grep -v '^CAMELLIA' || true)
-    [ -z "$failed" ] || { log "mbedTLS $t failed: $failed"; exit 1; }
+  # Twice: on the AES-NI path (where the CPU has it) and on the EVP path (TANDEM_GCM_EVP=1, see gcm_alt.c).
+  local t failed evp
+  for evp in 0 1; do
+    for t in "${suites[@]}"; do
+      failed=$(cd build-native/tests && TANDEM_GCM_EVP=$evp ./"$t" 2>&1 | tee /dev/stderr |
+               grep -E '\.\.+ FAILED$' | grep -v '^CAMELLIA' || true)
+      [ -z "$failed" ] || { log "mbedTLS $t (TANDEM_GCM_EVP=$evp) failed: $failed"; exit 1; }
+    done
   done
   cmake --install build-native
 }
