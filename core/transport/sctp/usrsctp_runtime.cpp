@@ -14,6 +14,9 @@ constexpr uint64_t kNsPerMs = 1'000'000;
 // A time this much earlier than the newest one is a stale reading (two threads read the same clock and the
 // later reader got here first), not a clock that started over: it is ignored rather than restarting the count.
 constexpr uint64_t kStaleReadingNs = 50 * kNsPerMs;
+// A step of the clock smaller than this, within the wheel's current millisecond, is left for a later call
+// (see advance()).
+constexpr uint64_t kClockGrainNs = 20'000;
 // clock_us() starts here rather than at 0, which usrsctp could take for "never" in a timestamp.
 constexpr uint64_t kClockOriginUs = 1'000'000'000;
 constexpr uint8_t kChunkData = 0, kChunkIData = 64;
@@ -111,6 +114,7 @@ void UsrsctpStack::detach(uintptr_t token) {
   if (--users_ == 0 && usrsctp_finish() == 0) {
     initialized_ = false;
     have_time_ = false;
+    fast_next_tick_ns_.store(0, std::memory_order_relaxed);
   }
 }
 
@@ -123,24 +127,42 @@ void UsrsctpStack::set_initial_cwnd(uint32_t mtus) {
 // earlier than that (another clock, e.g. a test's fake time starting over) restarts the count from there
 // instead of firing timers for a jump that never happened; a slightly earlier one (another thread's older
 // reading of the same clock) is ignored.
+//
+// Most calls (every send and every received packet) change nothing but the clock by a few microseconds: they
+// return on two relaxed loads, without the mutex that every thread driving an endpoint would otherwise take
+// (and bounce between cores) per packet. usrsctp's clock then trails the newest time by less than
+// kClockGrainNs, which its RTT samples (microseconds, against a 200 ms minimum RTO) do not notice.
 void UsrsctpStack::advance(uint64_t now_ns) {
+  const uint64_t seen = fast_seen_ns_.load(std::memory_order_relaxed);
+  const uint64_t tick = fast_next_tick_ns_.load(std::memory_order_relaxed);  // 0: no time yet
+  if (tick != 0 && now_ns < tick &&
+      (now_ns < seen ? seen - now_ns <= kStaleReadingNs : now_ns - seen < kClockGrainNs)) {
+    return;
+  }
   uint32_t elapsed_ms = 0;
   {
     std::lock_guard lock(lifetime_mutex_);
-    if (have_time_ && now_ns < seen_ns_ && seen_ns_ - now_ns <= kStaleReadingNs) return;
-    if (!have_time_ || now_ns < seen_ns_) {
-      seen_ns_ = wheel_ns_ = now_ns;
-      have_time_ = true;
-      return;
-    }
-    elapsed_ns_.fetch_add(now_ns - seen_ns_, std::memory_order_relaxed);
-    seen_ns_ = now_ns;
-    const uint64_t ms = (now_ns - wheel_ns_) / kNsPerMs;
-    if (ms == 0) return;
-    elapsed_ms = ms > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ms);
-    wheel_ns_ += ms * kNsPerMs;
+    elapsed_ms = step_locked(now_ns);
+    fast_seen_ns_.store(seen_ns_, std::memory_order_relaxed);
+    fast_next_tick_ns_.store(have_time_ ? wheel_ns_ + kNsPerMs : 0, std::memory_order_relaxed);
   }
-  usrsctp_handle_timers(elapsed_ms);  // outside our locks: it calls back into on_output
+  if (elapsed_ms > 0) usrsctp_handle_timers(elapsed_ms);  // outside our locks: it calls back into on_output
+}
+
+// advance()'s bookkeeping under lifetime_mutex_: the whole milliseconds the timer wheel has to move.
+uint32_t UsrsctpStack::step_locked(uint64_t now_ns) {
+  if (have_time_ && now_ns < seen_ns_ && seen_ns_ - now_ns <= kStaleReadingNs) return 0;
+  if (!have_time_ || now_ns < seen_ns_) {
+    seen_ns_ = wheel_ns_ = now_ns;
+    have_time_ = true;
+    return 0;
+  }
+  elapsed_ns_.fetch_add(now_ns - seen_ns_, std::memory_order_relaxed);
+  seen_ns_ = now_ns;
+  const uint64_t ms = (now_ns - wheel_ns_) / kNsPerMs;
+  if (ms == 0) return 0;
+  wheel_ns_ += ms * kNsPerMs;
+  return ms > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ms);
 }
 
 uint64_t UsrsctpStack::clock_us() {

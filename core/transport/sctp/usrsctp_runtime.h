@@ -60,6 +60,7 @@ class UsrsctpStack {
   // samples, T3 retransmission marking and timestamps: the time the endpoints were given, summed over the
   // steps advance() took, so it runs exactly as the timer wheel does — on simulated time as on real time.
   static uint64_t clock_us();
+  uint32_t step_locked(uint64_t now_ns);
 
   std::mutex lifetime_mutex_;  // users_, initialized_, the sysctls and the timer wheel's time
   int users_ = 0;
@@ -67,6 +68,10 @@ class UsrsctpStack {
   bool have_time_ = false;
   uint64_t seen_ns_ = 0;   // the newest time an endpoint gave
   uint64_t wheel_ns_ = 0;  // how far the timer wheel has been moved, on seen_ns_'s scale (whole ms steps)
+  // Copies of seen_ns_ and of the end of the wheel's current millisecond (0 without a time), written under
+  // lifetime_mutex_ and read without it by advance()'s fast path.
+  std::atomic<uint64_t> fast_seen_ns_{0};
+  std::atomic<uint64_t> fast_next_tick_ns_{0};
   std::atomic<uint64_t> elapsed_ns_{0};  // clock_us()'s source; never goes back, also across re-initialisation
   uint32_t default_initial_cwnd_ = 0;
   uint32_t default_max_chunks_ = 0;
