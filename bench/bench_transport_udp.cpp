@@ -49,6 +49,25 @@ uint64_t thread_cpu_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// The machine's CPU time so far, all CPUs: total and stolen by the hypervisor (/proc/stat's first line, in
+// USER_HZ ticks); {0, 0} if unreadable.
+struct CpuTicks {
+  uint64_t total = 0, steal = 0;
+};
+CpuTicks machine_cpu_ticks() {
+  CpuTicks t;
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return t;
+  unsigned long long v[8] = {};  // user nice system idle iowait irq softirq steal
+  if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                  &v[7]) == 8) {
+    for (unsigned long long x : v) t.total += x;
+    t.steal = v[7];
+  }
+  std::fclose(f);
+  return t;
+}
+
 // epoll_pwait2: a nanosecond timeout (epoll_wait's milliseconds would oversleep the SCTP and ICE timers).
 int wait_for(int epoll_fd, epoll_event* events, int max, uint64_t wait_until) {
   const uint64_t now = now_ns();
@@ -267,6 +286,7 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   const uint64_t t0 = start + static_cast<uint64_t>(warmup_ms * 1e6);
   const uint64_t t1 = t0 + static_cast<uint64_t>(timed_ms * 1e6);
   uint64_t sent0 = 0, cpu_a0 = 0, process0 = 0, allocs0 = 0, mallocs0 = 0, rtx0 = 0;
+  CpuTicks ticks0;
   double queued_sum = 0;
   size_t queued_samples = 0;
   bool timing = false;
@@ -281,6 +301,7 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
       allocs0 = allocations();
       mallocs0 = test::mallocs_on_this_thread();
       rtx0 = a.peer->sctp_stats() ? a.peer->sctp_stats()->sctp.retransmitted_data_chunks : 0;
+      ticks0 = machine_cpu_ticks();
     }
     if (!sender.fill(now) || !a.error.empty()) break;  // b's error is b's thread's to write: read after join
     pair.turn_side(0, false);
@@ -290,6 +311,7 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
       next_sample = now + 10 * kMs;
     }
   }
+  const CpuTicks ticks1 = machine_cpu_ticks();
   const uint64_t cpu_a1 = thread_cpu_ns(), process1 = transport_bench::process_cpu_ns();
   const uint64_t allocs1 = allocations(), mallocs1 = test::mallocs_on_this_thread();
   const uint64_t rtx1 = a.peer->sctp_stats() ? a.peer->sctp_stats()->sctp.retransmitted_data_chunks : 0;
@@ -339,6 +361,9 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   r.allocations = (allocs1 - allocs0) + (last->allocations - first->allocations);
   r.mallocs = (mallocs1 - mallocs0) + (last->mallocs - first->mallocs);
   r.queued_bytes_mean = queued_samples ? queued_sum / static_cast<double>(queued_samples) : 0;
+  if (ticks1.total > ticks0.total) {
+    r.steal_fraction = static_cast<double>(ticks1.steal - ticks0.steal) / static_cast<double>(ticks1.total - ticks0.total);
+  }
   return r;
 }
 

@@ -509,6 +509,10 @@ void report_throughput(Harness& h, const std::string& variant, ThroughputResult&
            format(split, r.sender_seconds / gbit, r.receiver_seconds / gbit) +
            format("; rtx %llu; bufferedAmount %.0f KiB", static_cast<unsigned long long>(r.retransmitted_chunks),
                   r.queued_bytes_mean / 1024);
+  if (r.steal_fraction >= 0) {
+    m.extra.push_back({"steal", r.steal_fraction});
+    m.note += format("; host steal %.0f %%", r.steal_fraction * 100);
+  }
   if (const std::string w = wire.describe(); !w.empty()) m.note += ", " + w;
   h.report(std::move(m));
 }

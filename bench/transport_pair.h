@@ -138,6 +138,9 @@ struct ThroughputResult {
   uint64_t retransmitted_chunks = 0;           // a's SCTP retransmissions in the timed part
   double sender_seconds = 0, receiver_seconds = 0;  // Side::busy_ns of a and b over the timed part
   double queued_bytes_mean = 0;  // a's bufferedAmount, mean over the window ends (> 0: usrsctp's buffer was full)
+  // Where known (natively, Linux): the share of the machine's CPU time the hypervisor gave to others during the
+  // timed part (/proc/stat "steal"), which a shared VM's figures vary with; < 0 where unknown.
+  double steal_fraction = -1;
   // Each side on a thread of its own: sender/receiver_seconds are then the threads' CPU times, and allocations
   // and mallocs the sum over both threads.
   bool threaded = false;
