@@ -9,11 +9,13 @@
 //       receiver sleeps in epoll when idle): a core per end, in one process, so the two ends still share
 //       usrsctp's global stack and its locks (as peers on several threads of one program would).
 //   dc_throughput/udp2p_*   the same with the receiving peer in a process of its own (forked once connected,
-//       so it shares nothing with the sender but the sockets): a core per end as between two programs, each
-//       with its own usrsctp. Rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work
+//       before any data moves): a core per end as between two programs, each with its own usrsctp. The fork
+//       copies both associations into both processes; each process drives only its own, and the idle copy of
+//       the other (nothing in flight, heartbeats 30 s apart) does no work during a run. Rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work
 //       can leave the two ends one CPU between them (bench/run.mjs sets such rows aside).
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +23,7 @@
 
 #include <array>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -260,7 +263,8 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   pair.on_message = nullptr;
   ReceiverLog* log = ReceiverLog::map(static_cast<size_t>((warmup_ms + timed_ms) / 10) + 1024);
   if (log == nullptr) {
-    r.error = std::string("mmap: ") + std::strerror(errno);
+    const int error = errno;
+    r.error = std::string("mmap: ") + std::strerror(error);
     return r;
   }
   std::thread receiver;
@@ -271,11 +275,13 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
     std::fflush(nullptr);  // the child must not write the parent's buffered output again
     child = ::fork();
     if (child == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a sender that dies never sets `stop`
       receive_until_stopped(pair, wire, *log);
       ::_exit(0);
     }
     if (child < 0) {
-      r.error = std::string("fork: ") + std::strerror(errno);
+      const int error = errno;
+      r.error = std::string("fork: ") + std::strerror(error);
       ReceiverLog::unmap(log);
       return r;
     }
@@ -295,13 +301,13 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   for (; now < t1; now = now_ns()) {
     if (!timing && now >= t0) {
       timing = true;
+      ticks0 = machine_cpu_ticks();  // first and (ticks1) last: reading /proc/stat stays out of the figures
       sent0 = sender.sent;
       cpu_a0 = thread_cpu_ns();
       process0 = transport_bench::process_cpu_ns();
       allocs0 = allocations();
       mallocs0 = test::mallocs_on_this_thread();
       rtx0 = a.peer->sctp_stats() ? a.peer->sctp_stats()->sctp.retransmitted_data_chunks : 0;
-      ticks0 = machine_cpu_ticks();
     }
     if (!sender.fill(now) || !a.error.empty()) break;  // b's error is b's thread's to write: read after join
     pair.turn_side(0, false);
@@ -311,16 +317,21 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
       next_sample = now + 10 * kMs;
     }
   }
-  const CpuTicks ticks1 = machine_cpu_ticks();
   const uint64_t cpu_a1 = thread_cpu_ns(), process1 = transport_bench::process_cpu_ns();
   const uint64_t allocs1 = allocations(), mallocs1 = test::mallocs_on_this_thread();
   const uint64_t rtx1 = a.peer->sctp_stats() ? a.peer->sctp_stats()->sctp.retransmitted_data_chunks : 0;
+  const CpuTicks ticks1 = machine_cpu_ticks();
   log->stop = true;
   if (receiver.joinable()) receiver.join();
   if (child > 0) {
     int status = 0;
-    ::waitpid(child, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::snprintf(log->error, sizeof(log->error), "receiver died");
+    pid_t waited;
+    do {
+      waited = ::waitpid(child, &status, 0);
+    } while (waited < 0 && errno == EINTR);
+    if (waited != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::snprintf(log->error, sizeof(log->error), "the receiving process did not exit cleanly");
+    }
   }
   const std::vector<Snapshot> snapshots(log->snapshots(), log->snapshots() + log->count.load(std::memory_order_acquire));
   if (child > 0) wire.set_forked_stats(1, log->sockets);
@@ -361,7 +372,7 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   r.allocations = (allocs1 - allocs0) + (last->allocations - first->allocations);
   r.mallocs = (mallocs1 - mallocs0) + (last->mallocs - first->mallocs);
   r.queued_bytes_mean = queued_samples ? queued_sum / static_cast<double>(queued_samples) : 0;
-  if (ticks1.total > ticks0.total) {
+  if (ticks0.total > 0 && ticks1.total > ticks0.total) {
     r.steal_fraction = static_cast<double>(ticks1.steal - ticks0.steal) / static_cast<double>(ticks1.total - ticks0.total);
   }
   return r;

@@ -207,14 +207,15 @@ class PeerConnection {
   bool local_gathering_complete_ = false;
   std::vector<LocalMediaTrack> tracks_;
   std::optional<IceAgent> ice_;
-  std::optional<DtlsEndpoint> dtls_;
   // DTLS writes its datagrams straight into the send batch (routed like any other; unrouted ones dropped).
+  // Declared before dtls_ so that it outlives the endpoint, as a sink must.
   struct DtlsToBatch final : DtlsDatagramSink {
     explicit DtlsToBatch(PeerConnection& p) : peer(p) {}
     void on_datagram(std::span<const uint8_t> datagram) override;
     PeerConnection& peer;
   };
   DtlsToBatch dtls_to_batch_{*this};
+  std::optional<DtlsEndpoint> dtls_;
   std::optional<DataChannelTransport> sctp_;
   struct Channel {
     DataChannelInit init;

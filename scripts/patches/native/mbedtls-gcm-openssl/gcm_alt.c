@@ -3,7 +3,7 @@
  * scripts/build-native-deps.sh, with MBEDTLS_GCM_ALT set in config.h.
  *
  * Two paths, chosen when the key is set:
- *  - fast (x86 with AES-NI, AES-128 or AES-256): OpenSSL's GCM mode (CRYPTO_gcm128_*, exported by libcrypto,
+ *  - fast (x86-64 with AES-NI, AES-128 or AES-256): OpenSSL's GCM mode (CRYPTO_gcm128_*, exported by libcrypto,
  *    GHASH with PCLMUL) over an AES-NI key schedule and CTR32 function written here. No EVP call per record.
  *  - EVP: everything else, and TANDEM_GCM_EVP=1 in the environment (how the build tests this path too).
  *
@@ -240,6 +240,10 @@ int mbedtls_gcm_setkey(mbedtls_gcm_context *ctx, mbedtls_cipher_id_t cipher,
     }
     ctx->started = 0;
     if (fast_setkey(ctx, key, keybits)) {
+        /* EVP contexts of an earlier key on the EVP path: freed, which wipes that key. */
+        EVP_CIPHER_CTX_free(ENC(ctx));
+        EVP_CIPHER_CTX_free(DEC(ctx));
+        ctx->enc = ctx->dec = NULL;
         return 0;
     }
     if (ctx->enc == NULL && (ctx->enc = EVP_CIPHER_CTX_new()) == NULL) {
