@@ -11,8 +11,9 @@
 //   dc_throughput/udp2p_*   the same with the receiving peer in a process of its own (forked once connected,
 //       before any data moves): a core per end as between two programs, each with its own usrsctp. The fork
 //       copies both associations into both processes; each process drives only its own, and the idle copy of
-//       the other (nothing in flight, heartbeats 30 s apart) does no work during a run. Rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work
-//       can leave the two ends one CPU between them (bench/run.mjs sets such rows aside).
+//       the other (nothing in flight, heartbeats 30 s apart) does no work during a run.
+//   udp2t and udp2p rows say how many CPUs were busy on average; on this shared 2-vCPU VM other work can leave
+//   the two ends one CPU between them (bench/run.mjs sets such rows aside).
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -255,8 +256,8 @@ enum class ReceiverIn { thread, process };
 // thread) sends and polls its socket without waiting; b waits in epoll and counts, leaving a snapshot every
 // 10 ms. A forked b (udp2p) runs on its copy of everything, including usrsctp's stack, and leaves with
 // _exit(): the parent's b and the child's a are never driven again.
-transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, size_t size, double warmup_ms,
-                                                   double timed_ms, ReceiverIn where) {
+transport_bench::ThroughputResult measure_a_core_per_end(Pair& pair, UdpWire& wire, size_t size, double warmup_ms,
+                                                         double timed_ms, ReceiverIn where) {
   transport_bench::ThroughputResult r;
   r.threaded = true;
   Side& a = pair.a();
@@ -363,12 +364,12 @@ transport_bench::ThroughputResult measure_threaded(Pair& pair, UdpWire& wire, si
   // a's clocks ran over [t0, now], b's snapshots over [first, last]: a's figures are scaled to b's interval
   // (they differ by at most a 10 ms snapshot period in >= 1 s).
   const double scale = r.seconds / (static_cast<double>(now - t0) / 1e9);
+  r.sender_seconds = static_cast<double>(cpu_a1 - cpu_a0) / 1e9 * scale;
+  r.receiver_seconds = static_cast<double>(last->cpu_ns - first->cpu_ns) / 1e9;
   r.cpu_seconds = static_cast<double>(process1 - process0) / 1e9 * scale;
   // A forked b's CPU is not in this process's clock: its thread's (the child's only one) is added.
-  if (where == ReceiverIn::process) r.cpu_seconds += static_cast<double>(last->cpu_ns - first->cpu_ns) / 1e9;
-  r.sender_seconds = static_cast<double>(cpu_a1 - cpu_a0) / 1e9 * scale;
+  if (where == ReceiverIn::process) r.cpu_seconds += r.receiver_seconds;
   r.retransmitted_chunks = rtx1 - rtx0;
-  r.receiver_seconds = static_cast<double>(last->cpu_ns - first->cpu_ns) / 1e9;
   r.allocations = (allocs1 - allocs0) + (last->allocations - first->allocations);
   r.mallocs = (mallocs1 - mallocs0) + (last->mallocs - first->mallocs);
   r.queued_bytes_mean = queued_samples ? queued_sum / static_cast<double>(queued_samples) : 0;
@@ -383,7 +384,7 @@ void run(Harness& h) {
 
   for (ReceiverIn where : {ReceiverIn::thread, ReceiverIn::process}) {
     for (bool reliable : {true, false}) {
-      for (size_t size : {size_t{64}, size_t{1024}, size_t{16 * 1024}, size_t{64 * 1024}}) {
+      for (size_t size : transport_bench::kSizes) {
         const std::string variant = std::string(where == ReceiverIn::thread ? "udp2t_" : "udp2p_") +
                                     (reliable ? "reliable_" : "unreliable_") + transport_bench::size_name(size);
         if (!h.selected("dc_throughput", variant)) continue;
@@ -392,7 +393,7 @@ void run(Harness& h) {
         auto pair = transport_bench::connected_pair(wire, transport_bench::channel_init(reliable), error);
         transport_bench::ThroughputResult r;
         if (pair) {
-          r = measure_threaded(*pair, wire, size, std::max(200.0, h.options().warmup_ms),
+          r = measure_a_core_per_end(*pair, wire, size, std::max(200.0, h.options().warmup_ms),
                                std::max(1000.0, h.options().min_time_ms), where);
         } else {
           r.error = error;

@@ -370,7 +370,6 @@ ConnectResult measure_connects(Wire& wire, int runs) {
 
 namespace {
 
-constexpr size_t kSizes[] = {64, 1024, 16 * 1024, 64 * 1024};
 constexpr int kConnectRuns = 100;
 
 std::string format(const char* f, ...) {

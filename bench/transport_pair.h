@@ -181,6 +181,8 @@ uint64_t process_cpu_ns();
 // Nearest-rank quantile of sorted values.
 double quantile(const std::vector<uint64_t>& sorted, double q);
 // "1KiB", "64B", ...
+// The message sizes every throughput case runs.
+inline constexpr size_t kSizes[] = {64, 1024, 16 * 1024, 64 * 1024};
 std::string size_name(size_t size);
 
 }  // namespace tandem::bench::transport_bench
